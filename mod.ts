@@ -1,0 +1,50 @@
+/**
+ * streamcache: generate once, stream to everyone.
+ *
+ * The first request for a missing key becomes its single writer; every other
+ * request gets a reader at once, even while the entry is still being
+ * generated. Every reader gets the complete stream from byte 0 at its own
+ * pace, waits (without polling) when it catches up with the writer, and ends
+ * only when the writer has finished. A failed producer is never mistaken for
+ * a complete entry.
+ *
+ * @example One producer run for many concurrent requests
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ *
+ * await using cache = new StreamCache();
+ * const entry = await cache.getOrCreate("report.csv", async function* () {
+ *   yield new TextEncoder().encode("id,total\n");
+ *   yield new TextEncoder().encode("1,42\n");
+ * });
+ * console.log(await new Response(entry.readable()).text());
+ * ```
+ *
+ * @module
+ */
+
+export { StreamCache } from "./src/stream_cache.ts";
+export type {
+  GetOrCreateOptions,
+  OpenOptions,
+  OpenResult,
+  StreamCacheOptions,
+} from "./src/stream_cache.ts";
+export type { Entry, EntryState, ReadableOptions } from "./src/entry.ts";
+export type {
+  Producer,
+  ProducerBody,
+  ProducerContext,
+  ProducerResult,
+} from "./src/producer.ts";
+export { MemoryStore } from "./src/memory_store.ts";
+export type { MemoryStoreOptions } from "./src/memory_store.ts";
+export type {
+  EntryMeta,
+  JsonValue,
+  Store,
+  StoreReader,
+  StoreRecord,
+  StoreWriter,
+} from "./src/store.ts";
+export { CacheClosedError, StreamCacheError } from "./src/errors.ts";

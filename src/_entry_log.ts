@@ -1,0 +1,243 @@
+// The cache's record of one entry: its state machine, the count of its open
+// readers and writer, the notification readers wait on, and the moment its
+// storage may be released. The public face of it is the Entry interface.
+
+import { createReadable } from "./_reader.ts";
+import { Notifier } from "./_notifier.ts";
+import { checkOffset, quoteKey } from "./_validate.ts";
+import type { Entry, EntryState, ReadableOptions } from "./entry.ts";
+import type { EntryMeta, Store, StoreWriter } from "./store.ts";
+
+const DEFAULT_CHUNK_SIZE = 64 * 1024;
+
+/** What an entry needs from the cache that holds it. */
+export interface EntryHost {
+  readonly store: Store;
+  /** Runs `task` while no other lookup, commit or removal of `key` runs. */
+  exclusive<T>(key: string, task: () => Promise<T>): Promise<T>;
+  /** Called once the entry fails, so the cache can forget it. */
+  failed(log: EntryLog): void;
+  /** Called once the entry's storage has been released (or its release failed). */
+  released(log: EntryLog): void;
+}
+
+/** Something open on the entry that `shutdown` must stop. */
+export interface Handle {
+  /** Stops the handle with `reason`; a no-op once it has finished. */
+  stop(reason: unknown): void;
+}
+
+type Phase = "writing" | "committing" | "complete" | "failed";
+
+/** The cache's record of one entry. */
+export class EntryLog implements Entry {
+  readonly key: string;
+  readonly id: string;
+  readonly meta: EntryMeta | undefined;
+  /** When the cache last handed this entry to a caller (ms since the epoch). */
+  accessed: number = Date.now();
+
+  readonly #host: EntryHost;
+  #phase: Phase;
+  #size: number;
+  #error: unknown;
+  #detached = false;
+  #released = false;
+  #writer: Handle | undefined;
+  readonly #readers = new Set<Handle>();
+  readonly #changed = new Notifier();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly done: Promise<number>;
+  #resolveDone!: (size: number) => void;
+  #rejectDone!: (reason: unknown) => void;
+
+  constructor(
+    host: EntryHost,
+    init: {
+      key: string;
+      id: string;
+      meta: EntryMeta | undefined;
+      size?: number;
+    },
+  ) {
+    this.#host = host;
+    this.key = init.key;
+    this.id = init.id;
+    this.meta = init.meta;
+    this.#size = init.size ?? 0;
+    this.#phase = init.size === undefined ? "writing" : "complete";
+    this.done = new Promise<number>((resolve, reject) => {
+      this.#resolveDone = resolve;
+      this.#rejectDone = reject;
+    });
+    this.done.catch(() => {}); // a failure nobody awaits is not an unhandled rejection
+    if (this.#phase === "complete") this.#resolveDone(this.#size);
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get complete(): boolean {
+    return this.#phase === "complete";
+  }
+
+  get state(): EntryState {
+    return this.#phase === "committing" ? "writing" : this.#phase;
+  }
+
+  /** The writer's failure reason, once failed. */
+  get error(): unknown {
+    return this.#error;
+  }
+
+  get store(): Store {
+    return this.#host.store;
+  }
+
+  /** Whether a reader or the writer is open: such an entry is never evicted. */
+  get inUse(): boolean {
+    return this.#readers.size > 0 || this.#writer !== undefined;
+  }
+
+  readable(options: ReadableOptions = {}): ReadableStream<Uint8Array> {
+    const action = `read entry ${quoteKey(this.key)}`;
+    const { start = 0, end, chunkSize = DEFAULT_CHUNK_SIZE } = options;
+    checkOffset(start, "start", action);
+    checkOffset(end, "end", action);
+    checkOffset(chunkSize, "chunkSize", action);
+    if (end !== undefined && end < start) {
+      throw new RangeError(
+        `Cannot ${action}: end (${end}) is before start (${start})`,
+      );
+    }
+    if (chunkSize === 0) {
+      throw new RangeError(
+        `Cannot ${action}: chunkSize must be positive: received 0`,
+      );
+    }
+    return createReadable(this, start, end ?? Infinity, chunkSize);
+  }
+
+  /** Resolves at the entry's next append, commit or failure. */
+  changed(): Promise<void> {
+    return this.#changed.wait();
+  }
+
+  /** Registers an open reader; `closeReader` must follow exactly once. */
+  openReader(reader: Handle): void {
+    this.#readers.add(reader);
+  }
+
+  /** Forgets a reader, and releases the storage if it was the last user of a dead entry. */
+  closeReader(reader: Handle): void {
+    this.#readers.delete(reader);
+    this.#releaseIfUnused();
+  }
+
+  /** Registers the writer; the entry must be writing. */
+  openWriter(writer: Handle): void {
+    this.#writer = writer;
+  }
+
+  /** Records `count` more bytes stored by the writer and wakes waiting readers. */
+  appended(count: number): void {
+    if (this.#phase !== "writing") return;
+    this.#size += count;
+    this.#changed.notify();
+  }
+
+  /**
+   * Commits the writer's bytes to the store as the entry for its key, unless
+   * the entry was deleted meanwhile: then it completes for its readers only.
+   */
+  async commit(writer: StoreWriter): Promise<void> {
+    if (this.#phase !== "writing") throw this.#error;
+    this.#phase = "committing";
+    try {
+      await this.#host.exclusive(this.key, async () => {
+        if (this.#detached) return;
+        const store = this.#host.store;
+        const previous = await store.lookup(this.key);
+        await writer.commit();
+        // Another cache or process committed this key before us: its bytes are
+        // unlinked now, and no reader of this cache holds them.
+        if (previous !== undefined && previous.id !== this.id) {
+          await store.release(previous.id);
+        }
+      });
+    } catch (error) {
+      this.#phase = "writing";
+      this.fail(error);
+      throw error;
+    }
+    this.#phase = "complete";
+    this.#writer = undefined;
+    this.#resolveDone(this.#size);
+    this.#changed.notify();
+    this.#releaseIfUnused();
+  }
+
+  /**
+   * Fails an entry that is being written: readers error with `reason`, the
+   * cache forgets the entry, and its storage is released once unused
+   * (SEMANTICS 5). A no-op in any other phase.
+   */
+  fail(reason: unknown): void {
+    if (this.#phase !== "writing") return;
+    this.#phase = "failed";
+    this.#error = reason;
+    const writer = this.#writer;
+    this.#writer = undefined;
+    writer?.stop(reason);
+    this.#rejectDone(reason);
+    this.#changed.notify();
+    this.#host.failed(this);
+    this.#releaseIfUnused();
+  }
+
+  /**
+   * Marks the entry deleted: open readers and the writer go on, a commit not
+   * yet made is skipped, and the storage is released once unused
+   * (SEMANTICS 10). Unlinking a committed entry from its key in the store is
+   * the cache's part.
+   */
+  detach(): void {
+    this.#detached = true;
+    this.#releaseIfUnused();
+  }
+
+  /** Aborts the writer and errors every reader with `reason` (cache close). */
+  shutdown(reason: unknown): void {
+    this.fail(reason);
+    for (const reader of [...this.#readers]) reader.stop(reason);
+  }
+
+  /** Keeps a background task (a reader's handle closing) for `settled`. */
+  track(task: Promise<void>): void {
+    const tracked = task.catch(() => {}).finally(() =>
+      this.#tasks.delete(tracked)
+    );
+    this.#tasks.add(tracked);
+  }
+
+  /** Resolves once every background task has settled and no commit is in flight. */
+  async settled(): Promise<void> {
+    if (this.#phase === "committing") await this.done.catch(() => {});
+    while (this.#tasks.size > 0) await Promise.all(this.#tasks);
+  }
+
+  #releaseIfUnused(): void {
+    if (this.#released || this.inUse) return;
+    if (!this.#detached && this.#phase !== "failed") return;
+    if (this.#phase === "committing") return; // commit() calls again when done
+    this.#released = true;
+    // A failed release leaves garbage, not a wrong answer: the entry is
+    // already unreachable, and a persistent store reclaims it on restart.
+    this.track(
+      this.#host.store.release(this.id).finally(() =>
+        this.#host.released(this)
+      ),
+    );
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * What a producer given to {@linkcode StreamCache.getOrCreate} is, and what it
+ * may return.
+ *
+ * @module
+ */
+
+import { describeValue, freezeMeta, quoteKey } from "./_validate.ts";
+import type { EntryMeta } from "./store.ts";
+
+/** What a producer is told about the entry it fills. */
+export interface ProducerContext {
+  /** The key being produced. */
+  readonly key: string;
+  /**
+   * Aborted if the entry fails while the producer runs (its output was not a
+   * valid byte stream, the store failed, or the cache closed), so work done
+   * beside the returned stream can stop too.
+   */
+  readonly signal: AbortSignal;
+}
+
+/** The bytes of a produced entry, in any of the shapes producers have at hand. */
+export type ProducerBody =
+  | ReadableStream<Uint8Array>
+  | Uint8Array
+  | AsyncIterable<Uint8Array>;
+
+/** What a producer returns: a body, or a body with the entry's metadata. */
+export type ProducerResult = ProducerBody | {
+  /** The entry's bytes. */
+  readonly body: ProducerBody;
+  /** The entry's metadata; overrides `meta` given to `getOrCreate`. */
+  readonly meta?: EntryMeta;
+};
+
+/**
+ * Makes the bytes of a missing entry. Runs at most once per missing key however
+ * many callers ask (SEMANTICS 1). If it throws, or its stream errors, every
+ * reader of the entry errors with that reason and nothing is cached
+ * (SEMANTICS 5).
+ *
+ * @example A producer that streams a report
+ * ```ts
+ * import type { Producer } from "@streamcache/streamcache";
+ *
+ * const report: Producer = async function* ({ key }) {
+ *   yield new TextEncoder().encode(`report for ${key}\n`);
+ * };
+ * ```
+ */
+export type Producer = (
+  context: ProducerContext,
+) => ProducerResult | Promise<ProducerResult>;
+
+/** Turns a producer's result into a byte stream and metadata, or throws a TypeError. */
+export function toBody(
+  result: unknown,
+  key: string,
+): {
+  body: ReadableStream<Uint8Array>;
+  meta: EntryMeta | undefined;
+  hasMeta: boolean;
+} {
+  const action = `produce entry ${quoteKey(key)}`;
+  const direct = toStream(result);
+  if (direct) return { body: direct, meta: undefined, hasMeta: false };
+  if (typeof result === "object" && result !== null && "body" in result) {
+    const { body, meta } = result as { body: unknown; meta?: unknown };
+    const stream = toStream(body);
+    if (!stream) {
+      throw new TypeError(
+        `Cannot ${action}: body must be a ReadableStream, Uint8Array or AsyncIterable: received ${
+          describeValue(body)
+        }`,
+      );
+    }
+    // Checked before the stream is used, so a bad meta cancels nothing half-way.
+    return {
+      body: stream,
+      meta: freezeMeta(meta, action),
+      hasMeta: meta !== undefined,
+    };
+  }
+  throw new TypeError(
+    `Cannot ${action}: the producer must return a ReadableStream, Uint8Array, AsyncIterable or { body, meta }: received ${
+      describeValue(result)
+    }`,
+  );
+}
+
+function toStream(value: unknown): ReadableStream<Uint8Array> | undefined {
+  if (value instanceof ReadableStream) {
+    return value as ReadableStream<Uint8Array>;
+  }
+  if (value instanceof Uint8Array) {
+    const bytes = value;
+    return new ReadableStream({
+      start(controller) {
+        controller.enqueue(bytes);
+        controller.close();
+      },
+    });
+  }
+  if (
+    typeof value === "object" && value !== null && Symbol.asyncIterator in value
+  ) {
+    return fromAsyncIterable(value as AsyncIterable<Uint8Array>);
+  }
+  return undefined;
+}
+
+function fromAsyncIterable(
+  iterable: AsyncIterable<Uint8Array>,
+): ReadableStream<Uint8Array> {
+  let iterator: AsyncIterator<Uint8Array> | undefined;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      iterator ??= iterable[Symbol.asyncIterator]();
+      const step = await iterator.next();
+      if (step.done) controller.close();
+      else controller.enqueue(step.value);
+    },
+    async cancel(reason) {
+      await iterator?.return?.(reason);
+    },
+  }, { highWaterMark: 0 });
+}

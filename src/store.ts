@@ -1,0 +1,168 @@
+/**
+ * The storage backend interface. A store keeps entries' bytes and metadata;
+ * the cache coordinates writers, readers and removal on top of it. A store
+ * never decides what to cache: it only stores.
+ *
+ * The life of an entry in a store:
+ *
+ * 1. `create(key, meta)` allocates new storage under a fresh `id` and returns
+ *    a {@linkcode StoreWriter}. Its bytes are readable by `id` as they are
+ *    written, but `lookup(key)` does not see them yet.
+ * 2. `writer.commit()` makes the entry *the* entry for its key, atomically.
+ *    Until then a crash or restart must never expose it (SEMANTICS 13, 14).
+ * 3. `remove(key, id)` unlinks the key, so the next `lookup` misses; the bytes
+ *    stay readable by `id` until `release(id)`.
+ * 4. `release(id)` frees the storage. The cache calls it once no reader or
+ *    writer of that entry is open in the cache, also for entries that failed
+ *    or were never committed.
+ *
+ * Because storage is addressed by `id`, an entry deleted while it is read and
+ * its successor under the same key never share storage (SEMANTICS 10).
+ *
+ * @module
+ */
+
+/** A JSON value, as entry metadata holds. */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | readonly JsonValue[]
+  | { readonly [key: string]: JsonValue };
+
+/**
+ * An entry's metadata: a JSON-serialisable object set when the entry is
+ * created (e.g. an HTTP status and headers). The cache freezes a copy.
+ */
+export type EntryMeta = { readonly [key: string]: JsonValue };
+
+/** What a store knows of a committed entry. */
+export interface StoreRecord {
+  /** The key the entry was stored under, exactly as given. */
+  readonly key: string;
+  /** The storage identity; unique for every `create`, never reused. */
+  readonly id: string;
+  /** The metadata given to `create`, if any. */
+  readonly meta: EntryMeta | undefined;
+  /** The number of bytes committed. */
+  readonly size: number;
+  /** When the entry was created, in milliseconds since the epoch. */
+  readonly created: number;
+}
+
+/**
+ * Fills one new entry. The cache calls `write` one chunk at a time (it never
+ * overlaps calls) and then `commit` once; or, if the producer fails, neither
+ * again and `release(id)` instead.
+ */
+export interface StoreWriter {
+  /** The storage identity of the entry being written. */
+  readonly id: string;
+  /**
+   * Appends `chunk`. The store must copy it (or otherwise own its bytes)
+   * before the promise resolves: the producer may reuse its buffer after.
+   *
+   * @param chunk Bytes to append; never empty.
+   */
+  write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Makes the entry the committed one for its key in one atomic step,
+   * replacing any previous one (whose bytes the cache then releases).
+   *
+   * @returns The committed record.
+   */
+  commit(): Promise<StoreRecord>;
+}
+
+/** Reads one entry's bytes by offset; opened per cache reader. */
+export interface StoreReader {
+  /**
+   * Reads bytes `[offset, offset + length)`; fewer only where the entry has
+   * fewer bytes so far. The returned array must belong to the caller alone:
+   * no other reader, nor the store, may see changes made to it (SEMANTICS 7).
+   *
+   * @param offset The first byte to read.
+   * @param length The most bytes to return; at least 1.
+   * @returns The bytes read.
+   */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Releases what the reader holds (a file handle, say). Called once. */
+  close(): Promise<void>;
+}
+
+/**
+ * A storage backend for {@linkcode StreamCache}. Implement these seven
+ * methods to keep entries anywhere; run the conformance suite in
+ * `tests/_store_conformance.ts` against the implementation.
+ *
+ * Errors a store throws reach the caller of the cache operation that caused
+ * them, or fail the one entry being written or read; they must not harm other
+ * entries.
+ *
+ * @example Driving a store directly
+ * ```ts
+ * import { MemoryStore } from "@streamcache/streamcache";
+ * import type { Store } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * const store: Store = new MemoryStore();
+ * const writer = await store.create("greeting", { type: "text/plain" });
+ * await writer.write(new TextEncoder().encode("hello"));
+ * assert.equal(await store.lookup("greeting"), undefined); // not committed yet
+ * const record = await writer.commit();
+ * assert.equal(record.size, 5);
+ *
+ * const reader = await store.openReader(record.id);
+ * assert.equal(new TextDecoder().decode(await reader.read(0, 64)), "hello");
+ * await reader.close();
+ * await store.close();
+ * ```
+ */
+export interface Store {
+  /**
+   * Allocates storage for a new entry under a fresh id.
+   *
+   * @param key The entry's key: any string, including hostile ones (SEMANTICS 15).
+   * @param meta The entry's metadata, to be returned by `lookup` once committed.
+   * @returns A writer for the new entry.
+   */
+  create(key: string, meta: EntryMeta | undefined): Promise<StoreWriter>;
+  /**
+   * Finds the committed entry for `key`.
+   *
+   * @param key The key to look up.
+   * @returns Its record, or `undefined` if no committed entry has that key.
+   */
+  lookup(key: string): Promise<StoreRecord | undefined>;
+  /**
+   * Opens a reader over the bytes of entry `id`, committed or still written.
+   *
+   * @param id The storage identity from `create` or `lookup`.
+   * @returns A reader.
+   */
+  openReader(id: string): Promise<StoreReader>;
+  /**
+   * Unlinks `key` so that `lookup(key)` misses, only if it still names entry
+   * `id`. The bytes stay readable until `release(id)`. Idempotent.
+   *
+   * @param key The key to unlink.
+   * @param id The entry the caller means to unlink.
+   */
+  remove(key: string, id: string): Promise<void>;
+  /**
+   * Frees the storage of entry `id`, which is no longer linked to a key (it
+   * was removed, replaced, failed or never committed). Idempotent.
+   *
+   * @param id The storage identity to free.
+   */
+  release(id: string): Promise<void>;
+  /**
+   * Lists the keys of committed entries.
+   *
+   * @returns The keys, each once, in no particular order.
+   */
+  keys(): AsyncIterable<string>;
+  /** Releases what the store holds (handles, connections). Called once, last. */
+  close(): Promise<void>;
+}
