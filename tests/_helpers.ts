@@ -1,0 +1,158 @@
+// Small tools shared by the test files: deterministic bytes, draining a
+// stream, and stores that count or fail on purpose.
+
+import type { Store, StoreReader, StoreWriter } from "../mod.ts";
+
+/** `length` deterministic bytes; different `seed`s give different bytes. */
+export function pattern(length: number, seed = 0): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) {
+    out[i] = (i * 31 + seed * 7 + (i >> 8)) & 0xff;
+  }
+  return out;
+}
+
+export function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+/** Reads a stream to its end and returns every byte. */
+export async function readAll(
+  stream: ReadableStream<Uint8Array>,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return concat(chunks);
+    chunks.push(value);
+  }
+}
+
+/** Resolves with the reason a stream errors with; fails if it ends cleanly. */
+export async function readError(
+  stream: ReadableStream<Uint8Array>,
+): Promise<unknown> {
+  try {
+    await readAll(stream);
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected the stream to error, but it ended cleanly");
+}
+
+export const encode = (text: string): Uint8Array =>
+  new TextEncoder().encode(text);
+export const decode = (bytes: Uint8Array): string =>
+  new TextDecoder().decode(bytes);
+
+/** Lets every queued promise job and one macrotask run. Never used to wait for an event. */
+export function turn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** Tells whether `promise` has settled, without waiting for it. */
+export async function isSettled(promise: Promise<unknown>): Promise<boolean> {
+  const marker = Symbol("pending");
+  const winner = await Promise.race([
+    promise.then(() => true, () => true),
+    turn().then(() => marker),
+  ]);
+  return winner !== marker;
+}
+
+/** A stream the test feeds by hand. */
+export function manualSource(): {
+  stream: ReadableStream<Uint8Array>;
+  push(chunk: Uint8Array): void;
+  close(): void;
+  error(reason: unknown): void;
+} {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+  });
+  return {
+    stream,
+    push: (chunk) => controller.enqueue(chunk),
+    close: () => controller.close(),
+    error: (reason) => controller.error(reason),
+  };
+}
+
+/** What an {@linkcode instrument}ed store has been asked to do. */
+export interface StoreCalls {
+  creates: number;
+  reads: number;
+  readersOpen: number;
+  releases: string[];
+}
+
+/**
+ * Wraps a store to count its calls and, for keys that `fail` matches, to
+ * throw from the named operation.
+ */
+export function instrument(
+  store: Store,
+  fail: {
+    write?: (key: string) => unknown;
+    lookup?: (key: string) => unknown;
+  } = {},
+): { store: Store; calls: StoreCalls } {
+  const calls: StoreCalls = {
+    creates: 0,
+    reads: 0,
+    readersOpen: 0,
+    releases: [],
+  };
+  const wrapped: Store = {
+    async create(key, meta): Promise<StoreWriter> {
+      calls.creates++;
+      const writer = await store.create(key, meta);
+      return {
+        id: writer.id,
+        write(chunk) {
+          const error = fail.write?.(key);
+          return error === undefined
+            ? writer.write(chunk)
+            : Promise.reject(error);
+        },
+        commit: () => writer.commit(),
+      };
+    },
+    lookup(key) {
+      const error = fail.lookup?.(key);
+      return error === undefined ? store.lookup(key) : Promise.reject(error);
+    },
+    async openReader(id): Promise<StoreReader> {
+      const reader = await store.openReader(id);
+      calls.readersOpen++;
+      return {
+        read(offset, length) {
+          calls.reads++;
+          return reader.read(offset, length);
+        },
+        close() {
+          calls.readersOpen--;
+          return reader.close();
+        },
+      };
+    },
+    remove: (key, id) => store.remove(key, id),
+    release(id) {
+      calls.releases.push(id);
+      return store.release(id);
+    },
+    keys: () => store.keys(),
+    close: () => store.close(),
+  };
+  return { store: wrapped, calls };
+}

@@ -1,0 +1,16 @@
+// The conformance suite: everything a store must pass, both its own contract
+// and the cache's whole behaviour contract running over it. Each store's test
+// file calls describeStoreConformance once per configuration.
+
+import { describeCacheSemantics } from "./_cache_semantics.ts";
+import { describeStoreContract, type StoreFactory } from "./_store_contract.ts";
+
+export type { StoreFactory } from "./_store_contract.ts";
+
+export function describeStoreConformance(
+  name: string,
+  make: StoreFactory,
+): void {
+  describeStoreContract(name, make);
+  describeCacheSemantics(name, make);
+}
