@@ -75,12 +75,16 @@ export function toBody(
         }`,
       );
     }
-    // Checked before the stream is used, so a bad meta cancels nothing half-way.
-    return {
-      body: stream,
-      meta: freezeMeta(meta, action),
-      hasMeta: meta !== undefined,
-    };
+    try {
+      return {
+        body: stream,
+        meta: freezeMeta(meta, action),
+        hasMeta: meta !== undefined,
+      };
+    } catch (error) {
+      stream.cancel(error).catch(() => {});
+      throw error;
+    }
   }
   throw new TypeError(
     `Cannot ${action}: the producer must return a ReadableStream, Uint8Array, AsyncIterable or { body, meta }: received ${

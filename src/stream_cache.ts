@@ -471,7 +471,9 @@ export class StreamCache implements AsyncDisposable {
       }
       if (!log) return undefined;
       if (slot.detached) log.detach();
-      else this.#entries.set(key, log);
+      // An entry that failed already (its producer's stream was unusable) is
+      // handed to the callers that asked for it, but not kept.
+      else if (log.state !== "failed") this.#entries.set(key, log);
       return log;
     } finally {
       if (this.#pending.get(key) === slot) this.#pending.delete(key);
