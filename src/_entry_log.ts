@@ -95,6 +95,11 @@ export class EntryLog implements Entry {
     return this.#host.store;
   }
 
+  /** Whether the storage has been released: the entry was deleted or failed, and went unused. */
+  get released(): boolean {
+    return this.#released;
+  }
+
   /** Whether a reader or the writer is open: such an entry is never evicted. */
   get inUse(): boolean {
     return this.#readers.size > 0 || this.#writer !== undefined;

@@ -6,6 +6,7 @@
 
 import type { EntryLog, Handle } from "./_entry_log.ts";
 import { quoteKey } from "./_validate.ts";
+import { StreamCacheError } from "./errors.ts";
 import type { StoreReader } from "./store.ts";
 
 export function createReadable(
@@ -49,6 +50,13 @@ export function createReadable(
           }
           if (log.state === "failed") throw log.error;
           if (offset < log.size) {
+            if (log.released) {
+              throw new StreamCacheError(
+                `Cannot read entry ${
+                  quoteKey(log.key)
+                }: it was deleted and its storage released`,
+              );
+            }
             opening ??= log.store.openReader(log.id);
             const reader = await opening;
             const length = Math.min(chunkSize, log.size - offset, end - offset);

@@ -3,7 +3,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { CacheClosedError, StreamCache } from "../mod.ts";
+import { CacheClosedError, StreamCache, StreamCacheError } from "../mod.ts";
 import {
   concat,
   decode,
@@ -482,6 +482,22 @@ export function describeCacheSemantics(name: string, make: StoreFactory): void {
             calls.releases.length,
             1,
             "released once the last reader is done",
+          );
+        }));
+
+      it("fails a new reader of a deleted entry whose storage is gone, with a clear error", () =>
+        withCache(make, async (cache) => {
+          const entry = await cache.getOrCreate("k", () => encode("abc"));
+          await entry.done;
+          const held = entry.readable(); // keeps the storage while open
+          await cache.delete("k");
+          assert.equal(decode(await readAll(entry.readable())), "abc");
+          assert.equal(decode(await readAll(held)), "abc");
+          const error = await readError(entry.readable());
+          assert.ok(error instanceof StreamCacheError);
+          assert.equal(
+            error.message,
+            'Cannot read entry "k": it was deleted and its storage released',
           );
         }));
 
