@@ -5,6 +5,7 @@
  */
 
 import { type EntryHost, EntryLog } from "./_entry_log.ts";
+import { KeyTurns } from "./_key_turns.ts";
 import { checkKey, freezeMeta } from "./_validate.ts";
 import { createWritable } from "./_writer.ts";
 import type { Entry } from "./entry.ts";
@@ -87,7 +88,7 @@ export class StreamCache implements AsyncDisposable {
   readonly #store: Store;
   readonly #entries = new Map<string, EntryLog>();
   readonly #pending = new Map<string, Pending>();
-  readonly #turns = new Map<string, Promise<unknown>>();
+  readonly #turns = new KeyTurns();
   /** Every entry whose storage is not yet released, including deleted ones still read. */
   readonly #live = new Map<string, EntryLog>();
   /** Producers that may still be running, aborted by close(). */
@@ -110,7 +111,7 @@ export class StreamCache implements AsyncDisposable {
     this.#whenClosed.catch(() => {});
     this.#host = {
       store: this.#store,
-      exclusive: (key, task) => this.#exclusive(key, task),
+      exclusive: (key, task) => this.#turns.run(key, task),
       failed: (log) => {
         if (this.#entries.get(log.key) === log) this.#entries.delete(log.key);
       },
@@ -405,7 +406,7 @@ export class StreamCache implements AsyncDisposable {
     for (const producer of this.#producers) producer.abort(reason);
     const logs = [...this.#live.values()];
     for (const log of logs) log.shutdown(reason);
-    await Promise.allSettled(this.#turns.values());
+    await this.#turns.settled();
     await Promise.all(logs.map((log) => log.settled()));
     this.#entries.clear();
     this.#live.clear();
@@ -453,7 +454,7 @@ export class StreamCache implements AsyncDisposable {
     slot: Pending,
   ): Promise<EntryLog | undefined> {
     try {
-      let log = await this.#exclusive(key, async () => {
+      let log = await this.#turns.run(key, async () => {
         const record = await this.#store.lookup(key);
         if (!record) return undefined;
         const found = new EntryLog(this.#host, record);
@@ -482,26 +483,13 @@ export class StreamCache implements AsyncDisposable {
 
   /** Unlinks the stored entry for `key`, releasing it unless a live entry still holds it. */
   #removeStored(key: string): Promise<boolean> {
-    return this.#exclusive(key, async () => {
+    return this.#turns.run(key, async () => {
       const record = await this.#store.lookup(key);
       if (!record) return false;
       await this.#store.remove(key, record.id);
       if (!this.#live.has(record.id)) await this.#store.release(record.id);
       return true;
     });
-  }
-
-  /** Runs `task` after every earlier task for `key` has settled. */
-  async #exclusive<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.#turns.get(key) ?? Promise.resolve();
-    const turn = previous.then(task, task);
-    const done = turn.then(() => {}, () => {});
-    this.#turns.set(key, done);
-    try {
-      return await turn;
-    } finally {
-      if (this.#turns.get(key) === done) this.#turns.delete(key);
-    }
   }
 }
 
