@@ -16,7 +16,7 @@
 //   node22   node --test tests/**/*_test.ts (Node strips the types itself)
 //   node24   the same on Node 24
 //   check, fmt, lint, doc-lint, publish: deno check mod.ts src tests,
-//            deno fmt --check, deno lint, deno doc --lint mod.ts,
+//            deno fmt --check, deno lint, deno doc --lint <every export>,
 //            deno publish --dry-run --allow-dirty (one test each)
 // Counts are individual tests (it()s, leaf steps), never describe() blocks.
 // The last line is "N passed, N failed"; the exit code is 1 when a step
@@ -218,7 +218,12 @@ const STEPS = {
   check: check("check", "mod.ts", "src", "tests"),
   fmt: check("fmt", "--check"),
   lint: check("lint"),
-  "doc-lint": check("doc", "--lint", "mod.ts"),
+  // Every entry point of deno.json's exports map.
+  "doc-lint": check(
+    "doc",
+    "--lint",
+    ...Object.values(readJson("deno.json").exports),
+  ),
   publish: check("publish", "--dry-run", "--allow-dirty"),
 };
 const RUNTIMES = new Set(["deno", "bun", ...NODES]);

@@ -68,7 +68,8 @@ export interface StoreWriter {
   write(chunk: Uint8Array): Promise<void>;
   /**
    * Makes the entry the committed one for its key in one atomic step,
-   * replacing any previous one (whose bytes the cache then releases).
+   * replacing any previous one: readers already open on that one keep
+   * reading, and the cache then releases it.
    *
    * @returns The committed record.
    */
@@ -79,7 +80,9 @@ export interface StoreWriter {
 export interface StoreReader {
   /**
    * Reads bytes `[offset, offset + length)`; fewer only where the entry has
-   * fewer bytes so far. The returned array must belong to the caller alone:
+   * fewer bytes so far (at the end of what has been written, or where an
+   * operating-system read returns short, but never none while bytes remain
+   * at `offset`). The returned array must belong to the caller alone:
    * no other reader, nor the store, may see changes made to it (SEMANTICS 7).
    *
    * @param offset The first byte to read.

@@ -133,21 +133,26 @@ export function describeStoreContract(name: string, make: StoreFactory): void {
         await oldReader.close();
       }));
 
-    it("replaces the committed entry on commit; the old bytes stay readable until released", () =>
+    it("replaces the committed entry on commit; a reader already open on the old one keeps reading", () =>
       withStore(make, async (store) => {
         const first = await store.create("k", { v: 1 });
         await first.write(encode("one"));
         await first.commit();
+        const reader = await store.openReader(first.id);
         const second = await store.create("k", { v: 2 });
         await second.write(encode("two"));
         await second.commit();
         const record = await store.lookup("k");
         assert.equal(record?.id, second.id);
         assert.deepEqual(record?.meta, { v: 2 });
-        const reader = await store.openReader(first.id);
         assert.equal(decode(await reader.read(0, 3)), "one");
         await reader.close();
         await store.release(first.id);
+        assert.equal(
+          (await store.lookup("k"))?.id,
+          second.id,
+          "releasing the replaced entry keeps the new one",
+        );
       }));
 
     it("removes a key only if it still names the given id, and keeps bytes until release (rule 10)", () =>

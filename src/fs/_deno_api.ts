@@ -1,0 +1,39 @@
+// The slice of the Deno namespace the Deno adapter uses, typed here so the
+// adapter also compiles where Deno's types are absent (tsc for npm). At run
+// time it is the real `Deno` global; the adapter is only called on Deno.
+
+export interface DenoFile {
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(data: Uint8Array): Promise<number>;
+  seek(offset: number, whence: 0): Promise<number>;
+  sync(): Promise<void>;
+  stat(): Promise<{ size: number }>;
+  close(): void;
+}
+
+export interface DenoApi {
+  readonly pid: number;
+  mkdir(path: string, options: { recursive: boolean }): Promise<void>;
+  open(
+    path: string,
+    options: { read?: boolean; write?: boolean; createNew?: boolean },
+  ): Promise<DenoFile>;
+  rename(from: string, to: string): Promise<void>;
+  remove(path: string, options: { recursive: boolean }): Promise<void>;
+  readDir(path: string): AsyncIterable<{ name: string }>;
+  readonly errors: { readonly NotFound: new (...args: never[]) => Error };
+}
+
+/** The Deno global, or a clear error where there is none. */
+export function deno(): DenoApi {
+  const api = (globalThis as { Deno?: DenoApi }).Deno;
+  if (!api) {
+    throw new TypeError(
+      "Cannot use denoFileSystem: this runtime is not Deno (use nodeFileSystem)",
+    );
+  }
+  return api;
+}
+
+/** `Deno.SeekMode.Start`. */
+export const SEEK_START = 0;

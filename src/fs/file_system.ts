@@ -1,0 +1,141 @@
+/**
+ * The file-system operations {@linkcode FsStore} needs, as a small interface
+ * with one implementation per runtime, so the store itself imports neither
+ * `node:fs` nor `Deno`.
+ *
+ * @module
+ */
+
+/** An open file: positioned reads, appending writes. */
+export interface FileHandle {
+  /**
+   * Reads into `buffer` from byte `position` of the file.
+   *
+   * @param buffer Where the bytes go; at most its length is read.
+   * @param position The byte of the file to start at.
+   * @returns The number of bytes read; 0 only at the end of the file.
+   */
+  read(buffer: Uint8Array, position: number): Promise<number>;
+  /**
+   * Appends all of `data` after what was written before.
+   *
+   * @param data The bytes to write.
+   */
+  write(data: Uint8Array): Promise<void>;
+  /** Flushes the file's data and size to the disk (fsync). */
+  sync(): Promise<void>;
+  /**
+   * Tells the file's current size.
+   *
+   * @returns The size in bytes.
+   */
+  size(): Promise<number>;
+  /** Closes the file. */
+  close(): Promise<void>;
+}
+
+/** An incremental SHA-256. */
+export interface Hasher {
+  /**
+   * Adds bytes to the hash.
+   *
+   * @param data The next bytes.
+   */
+  update(data: Uint8Array): void;
+  /**
+   * Finishes the hash.
+   *
+   * @returns The digest, base64-encoded.
+   */
+  digest(): string;
+}
+
+/**
+ * What {@linkcode FsStore} asks of a file system. Paths are joined with `/`.
+ * Implement it to put the store on another file system, or to inject faults
+ * in tests.
+ *
+ * @example Injecting a full disk
+ * ```ts
+ * import { FsStore, nodeFileSystem } from "@streamcache/streamcache/fs";
+ * import type { FileSystem } from "@streamcache/streamcache/fs";
+ *
+ * const full: FileSystem = {
+ *   ...nodeFileSystem,
+ *   async open(path, mode) {
+ *     const file = await nodeFileSystem.open(path, mode);
+ *     const write = () => Promise.reject(Object.assign(new Error("ENOSPC"), { code: "ENOSPC" }));
+ *     return { ...file, read: file.read.bind(file), write };
+ *   },
+ * };
+ * const store = new FsStore({ dir: "./cache", fs: full });
+ * await store.close();
+ * ```
+ */
+export interface FileSystem {
+  /**
+   * Creates a directory and any missing parents; succeeds if it exists.
+   *
+   * @param path The directory.
+   */
+  mkdir(path: string): Promise<void>;
+  /**
+   * Opens a file: `read` an existing one, or `create` a new one for writing,
+   * failing if it exists.
+   *
+   * @param path The file.
+   * @param mode `read` or `create`.
+   * @returns The open file.
+   */
+  open(path: string, mode: "read" | "create"): Promise<FileHandle>;
+  /**
+   * Renames `from` to `to` in one atomic step, replacing `to` if it exists.
+   *
+   * @param from The current path.
+   * @param to The new path.
+   */
+  rename(from: string, to: string): Promise<void>;
+  /**
+   * Removes a file, or a directory and all it holds.
+   *
+   * @param path The file or directory.
+   */
+  remove(path: string): Promise<void>;
+  /**
+   * Lists a directory.
+   *
+   * @param path The directory.
+   * @returns The names of its entries.
+   */
+  readDir(path: string): Promise<string[]>;
+  /**
+   * Flushes a directory's entries to the disk, so a rename in it survives a
+   * crash. May do nothing where the platform cannot.
+   *
+   * @param path The directory.
+   */
+  syncDir(path: string): Promise<void>;
+  /**
+   * Tells whether an error means the file or directory does not exist.
+   *
+   * @param error An error thrown by another method.
+   * @returns Whether it is a "not found" error.
+   */
+  isNotFound(error: unknown): boolean;
+  /** This process's id: it names the store's directory of files in progress. */
+  readonly pid: number;
+  /**
+   * Tells whether a process of this machine is running, to find the files
+   * in progress of a process that crashed.
+   *
+   * @param pid A process id.
+   * @returns Whether it runs.
+   */
+  isProcessAlive(pid: number): boolean;
+  /**
+   * Starts a SHA-256 hash.
+   *
+   * @returns An incremental hasher.
+   */
+  createHash(): Hasher;
+}
