@@ -41,17 +41,20 @@ export class BlockLog {
 
   /** Returns a new array with up to `length` bytes from `offset`. */
   read(offset: number, length: number): Uint8Array {
-    const out = new Uint8Array(
-      Math.max(0, Math.min(length, this.#size - offset)),
-    );
-    let done = 0;
-    while (done < out.byteLength) {
+    const count = Math.max(0, Math.min(length, this.#size - offset));
+    const first = this.#blocks[Math.floor(offset / this.blockSize)];
+    const within = offset % this.blockSize;
+    if (first && within + count <= first.byteLength) {
+      return first.slice(within, within + count); // the common case: one block
+    }
+    const out = new Uint8Array(count);
+    for (let done = 0; done < count;) {
       const at = offset + done;
       const block = this.#blocks[Math.floor(at / this.blockSize)]!;
-      const within = at % this.blockSize;
-      const count = Math.min(block.byteLength - within, out.byteLength - done);
-      out.set(block.subarray(within, within + count), done);
-      done += count;
+      const from = at % this.blockSize;
+      const part = Math.min(block.byteLength - from, count - done);
+      out.set(block.subarray(from, from + part), done);
+      done += part;
     }
     return out;
   }
