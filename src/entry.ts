@@ -64,6 +64,13 @@ export interface ReadableOptions {
 export interface Entry {
   /** The entry's key. */
   readonly key: string;
+  /**
+   * The entry's storage id: unique to this one creation of the key, never
+   * reused, and kept across restarts by persistent stores. It changes
+   * whenever the key is produced again, so it can serve as a strong HTTP
+   * validator (an `ETag`) for a complete entry.
+   */
+  readonly id: string;
   /** The metadata given when the entry was created (deep-frozen), if any. */
   readonly meta: EntryMeta | undefined;
   /** The bytes written so far (SEMANTICS 9). */

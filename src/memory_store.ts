@@ -46,6 +46,7 @@ export class MemoryStore implements Store {
   readonly #blockSize: number;
   readonly #logs = new Map<string, BlockLog>();
   readonly #records = new Map<string, StoreRecord>();
+  readonly #prefix = crypto.randomUUID();
   #nextId = 0;
 
   /**
@@ -72,7 +73,8 @@ export class MemoryStore implements Store {
    * @returns A writer whose bytes are readable at once and looked up after commit.
    */
   create(key: string, meta: EntryMeta | undefined): Promise<StoreWriter> {
-    const id = `m${++this.#nextId}`;
+    // Unique beyond this process too: ids are used as HTTP validators.
+    const id = `${this.#prefix}-${++this.#nextId}`;
     const log = new BlockLog(this.#blockSize);
     this.#logs.set(id, log);
     const created = Date.now();
