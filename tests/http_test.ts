@@ -434,6 +434,46 @@ describe("cached(): failures and disconnects", () => {
       assert.equal(runs, 2);
     }));
 
+  it("reports each request's outcome: miss, join, hit, uncacheable, bypass", () =>
+    withCache(async (cache) => {
+      const source = manualSource();
+      const seen: string[] = [];
+      const serve = cached(
+        (request) =>
+          request.method === "DELETE"
+            ? new Response("deleted")
+            : new URL(request.url).pathname === "/secret"
+            ? new Response("s", { headers: { "cache-control": "no-store" } })
+            : new Response(source.stream),
+        {
+          cache,
+          onServe: ({ outcome, key, entry }) =>
+            seen.push(
+              `${outcome} ${key ? new URL(key).pathname : "-"} ${
+                entry?.state ?? "-"
+              }`,
+            ),
+        },
+      );
+      const first = await serve(get());
+      const joined = await serve(get());
+      source.push(encode("x"));
+      source.close();
+      await first.text();
+      await joined.text();
+      await (await serve(get())).text();
+      await (await serve(get("http://example.test/secret"))).text();
+      await (await serve(new Request(URL_A, { method: "DELETE" }))).body
+        ?.cancel();
+      assert.deepEqual(seen, [
+        "miss /reports/a.csv writing",
+        "join /reports/a.csv writing",
+        "hit /reports/a.csv complete",
+        "uncacheable /secret -",
+        "bypass - -",
+      ]);
+    }));
+
   it("rejects a wrapper without a cache or a handler, clearly", () => {
     assert.throws(
       () => cached("x" as unknown as Handler, { cache: new StreamCache() }),

@@ -39,6 +39,31 @@ export interface CachedOptions {
    * @default {false}
    */
   abortWhenUnread?: boolean;
+  /**
+   * Called once per request, as soon as it is known how it is served: to
+   * log, count or export metrics. Errors it throws are not caught.
+   */
+  onServe?: (event: ServeEvent) => void;
+}
+
+/**
+ * How one request was served: `miss` (its handler call made the entry),
+ * `join` (it read an entry still being generated), `hit` (a complete entry),
+ * `uncacheable` (the response was not storable and went through), or
+ * `bypass` (not a cacheable request: another method, or `key` said so).
+ */
+export type ServeOutcome = "miss" | "join" | "hit" | "uncacheable" | "bypass";
+
+/** What {@linkcode CachedOptions.onServe} is told about a request. */
+export interface ServeEvent {
+  /** The request. */
+  readonly request: Request;
+  /** Its cache key, unless it bypassed the cache. */
+  readonly key: string | undefined;
+  /** How it was served. */
+  readonly outcome: ServeOutcome;
+  /** The entry it was served from, for `miss`, `join` and `hit`. */
+  readonly entry: Entry | undefined;
 }
 
 /** The reason a producer stops when `abortWhenUnread` applies. */
@@ -110,6 +135,7 @@ export function cached(
     key = defaultKey,
     shouldCache = isCacheable,
     abortWhenUnread = false,
+    onServe,
   } = options ?? {};
   if (typeof cache?.getOrCreate !== "function") {
     throw new TypeError(
@@ -126,7 +152,12 @@ export function cached(
     const cacheKey = request.method === "GET" || request.method === "HEAD"
       ? key(request)
       : undefined;
-    if (cacheKey === undefined) return await handler(request);
+    const report = (outcome: ServeOutcome, entry?: Entry) =>
+      onServe?.({ request, key: cacheKey, outcome, entry });
+    if (cacheKey === undefined) {
+      report("bypass");
+      return await handler(request);
+    }
 
     let produced = false;
     let stop: ((reason: unknown) => void) | undefined;
@@ -158,6 +189,7 @@ export function cached(
       });
     } catch (error) {
       if (!(error instanceof Uncacheable)) throw error;
+      report("uncacheable");
       // The requester whose handler call made it gets that response; requests
       // that waited for it make their own.
       if (!produced) return await handler(request);
@@ -166,6 +198,7 @@ export function cached(
       return new Response(null, error.response);
     }
     if (stop && entry.state === "writing") stoppers.set(entry, stop);
+    report(produced ? "miss" : entry.complete ? "hit" : "join", entry);
     return await respond(
       entry,
       request,

@@ -17,5 +17,10 @@
  */
 
 export { cached } from "./cached.ts";
-export type { CachedOptions, Handler } from "./cached.ts";
+export type {
+  CachedOptions,
+  Handler,
+  ServeEvent,
+  ServeOutcome,
+} from "./cached.ts";
 export type { HttpMeta } from "./_policy.ts";
