@@ -15,8 +15,8 @@ export interface EntryHost {
   readonly store: Store;
   /** Runs `task` while no other lookup, commit or removal of `key` runs. */
   exclusive<T>(key: string, task: () => Promise<T>): Promise<T>;
-  /** Called once the entry fails, so the cache can forget it. */
-  failed(log: EntryLog): void;
+  /** Called when the entry fails or is lost, so the cache forgets it. */
+  forget(log: EntryLog): void;
   /** Called once the entry's storage has been released (or its release failed). */
   released(log: EntryLog): void;
 }
@@ -197,7 +197,7 @@ export class EntryLog implements Entry {
     writer?.stop(reason);
     this.#rejectDone(reason);
     this.#changed.notify();
-    this.#host.failed(this);
+    this.#host.forget(this);
     this.#releaseIfUnused();
   }
 
@@ -210,6 +210,17 @@ export class EntryLog implements Entry {
   detach(): void {
     this.#detached = true;
     this.#releaseIfUnused();
+  }
+
+  /**
+   * The store can no longer open this complete entry (another cache on the
+   * same storage replaced it): the cache forgets it, so the next request
+   * looks the key up afresh. Readers already open go on.
+   */
+  lost(): void {
+    if (this.#phase !== "complete" || this.#detached) return;
+    this.#host.forget(this);
+    this.detach();
   }
 
   /** Aborts the writer and errors every reader with `reason` (cache close). */

@@ -58,7 +58,11 @@ export function createReadable(
               );
             }
             opening ??= log.store.openReader(log.id);
-            const reader = await opening;
+            const reader = await opening.catch((error) => {
+              opening = undefined;
+              log.lost();
+              throw error;
+            });
             const length = Math.min(chunkSize, log.size - offset, end - offset);
             const bytes = await reader.read(offset, length);
             if (finished) return; // cancelled or stopped while reading

@@ -112,7 +112,7 @@ export class StreamCache implements AsyncDisposable {
     this.#host = {
       store: this.#store,
       exclusive: (key, task) => this.#turns.run(key, task),
-      failed: (log) => {
+      forget: (log) => {
         if (this.#entries.get(log.key) === log) this.#entries.delete(log.key);
       },
       released: (log) => this.#live.delete(log.id),

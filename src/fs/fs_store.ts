@@ -295,9 +295,12 @@ export class FsStore implements Store {
     await this.#ready;
     for (const name of await this.#fs.readDir(`${this.#dir}/entries`)) {
       if (!ENTRY_NAME.test(name)) continue;
-      const trailer = await this.#readEntryTrailer(
-        `${this.#dir}/entries/${name}`,
-      );
+      let trailer: Trailer | undefined;
+      try {
+        trailer = await this.#readEntryTrailer(`${this.#dir}/entries/${name}`);
+      } catch {
+        continue; // unreadable: not an entry this store can serve
+      }
       if (trailer) yield trailer.key;
     }
   }
@@ -408,7 +411,9 @@ async function hashKey(key: string): Promise<string> {
   checkKey(key, "hash key");
   const digest = await crypto.subtle.digest(
     "SHA-256",
-    new TextEncoder().encode(key),
+    // JSON keeps every string distinct: TextEncoder alone would turn each
+    // lone surrogate into U+FFFD, and "\ud800" and "\ufffd" would collide.
+    new TextEncoder().encode(JSON.stringify(key)),
   );
   return Array.from(
     new Uint8Array(digest),
