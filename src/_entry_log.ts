@@ -220,7 +220,11 @@ export class EntryLog implements Entry {
   lost(): void {
     if (this.#phase !== "complete" || this.#detached) return;
     this.#host.forget(this);
-    this.detach();
+    this.#detached = true;
+    // Nothing to release: the storage is no longer this entry's (and its
+    // id may be looked up again, if the failure was passing).
+    this.#released = true;
+    this.#host.released(this);
   }
 
   /** Aborts the writer and errors every reader with `reason` (cache close). */

@@ -115,7 +115,9 @@ export class StreamCache implements AsyncDisposable {
       forget: (log) => {
         if (this.#entries.get(log.key) === log) this.#entries.delete(log.key);
       },
-      released: (log) => this.#live.delete(log.id),
+      released: (log) => {
+        if (this.#live.get(log.id) === log) this.#live.delete(log.id);
+      },
     };
   }
 
