@@ -15,9 +15,17 @@
 //   bun      bun test ./tests/**/*_test.ts (not tests/deno/)
 //   node22   node --test tests/**/*_test.ts (Node strips the types itself)
 //   node24   the same on Node 24
-//   check, fmt, lint, doc-lint, publish: deno check mod.ts src tests,
-//            deno fmt --check, deno lint, deno doc --lint <every export>,
-//            deno publish --dry-run --allow-dirty (one test each)
+//   check, fmt, lint, doc-lint, publish: deno check mod.ts src tests
+//            npm-build.ts, deno fmt --check, deno lint, deno doc --lint
+//            <every export>, deno publish --dry-run --allow-dirty (one each)
+//   npm-build  deno run -A npm-build.ts --no-test: the npm package in npm/
+//            (with its own checks), then npm pack (one test)
+//   npm-node20, npm-node22, npm-node24, npm-bun: the suite run against the
+//            built package (npm-build.ts --test-only --runtimes=<runtime>)
+//   smoke    scripts/smoke.mjs on the tarball: a consumer installs it and
+//            imports every subpath (one test per runtime/tsc/bundle check)
+//   publint, attw: publint --strict and @arethetypeswrong/cli (ESM-only
+//            profile) on the tarball (one test each)
 // Counts are individual tests (it()s, leaf steps), never describe() blocks.
 // The last line is "N passed, N failed"; the exit code is 1 when a step
 // failed, a runner exited non-zero or a runtime ran no tests.
@@ -182,6 +190,49 @@ const check = (...argv) => async () => {
   return result({ passed: ok ? 1 : 0 }, ok ? "" : `exited with ${code}`, out);
 };
 
+// npm-build.ts and scripts/smoke.mjs close with "N passed, N failed[, N skipped]".
+function ownCounts(out) {
+  const re = /^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$/gm;
+  const [, passed = 0, failed = 0, skipped = 0] =
+    [...out.matchAll(re)].at(-1) ?? [];
+  return { passed: +passed, failed: +failed, skipped: +skipped };
+}
+
+// The npm package: built and packed once, by the first step that needs it.
+const NPM_BUILD = ["run", "-A", "npm-build.ts"];
+let npmPackage;
+const packed = () =>
+  npmPackage ??= (async () => {
+    const build = await exec("deno", [...NPM_BUILD, "--no-test"]);
+    if (build.code !== 0) return { out: build.out };
+    const dir = join(tmp, "pack");
+    fs.mkdirSync(dir);
+    const pack = await exec("npm", [
+      "pack",
+      "./npm",
+      "--pack-destination",
+      dir,
+    ]);
+    const tgz = fs.readdirSync(dir).find((f) => f.endsWith(".tgz"));
+    const out = `${build.out}\nnpm pack ./npm:\n${pack.out}`;
+    return pack.code === 0 && tgz ? { out, tgz: join(dir, tgz) } : { out };
+  })();
+
+/** A step on the packed tarball: one test, or `counts` of its output. */
+const onPackage = (fn, counts) => async () => {
+  const { tgz } = await packed();
+  if (!tgz) return result({}, "no package (see npm-build)", "");
+  const r = await fn(tgz);
+  if (counts) return suite(r, counts(r.out));
+  const note = r.code === 0 ? "" : `exited with ${r.code}`;
+  return result({ passed: note ? 0 : 1 }, note, r.out);
+};
+const npmTests = (runtime) =>
+  onPackage(() => {
+    const argv = [...NPM_BUILD, "--test-only", `--runtimes=${runtime}`];
+    return exec("deno", argv);
+  }, ownCounts);
+
 const nodeTests = (node, files, flags = []) => async () => {
   const r = await exec(nodeBin(node), [...flags, "--test", ...files]);
   return suite(r, nodeCounts(r.out));
@@ -189,6 +240,11 @@ const nodeTests = (node, files, flags = []) => async () => {
 const SPEC = "--test-reporter=spec"; // the default only on a terminal
 
 const STEPS = {
+  "npm-build": async () => {
+    const { out, tgz } = await packed();
+    const note = tgz ? "" : "npm-build.ts or npm pack failed";
+    return result({ passed: tgz ? 1 : 0 }, note, out);
+  },
   deno: async () => {
     const junit = join(tmp, "deno-junit.xml");
     const argv = ["test", "-A", "--doc", `--junit-path=${junit}`];
@@ -215,7 +271,14 @@ const STEPS = {
   },
   node22: nodeTests("node22", testFiles, [SPEC]),
   node24: nodeTests("node24", testFiles, [SPEC]),
-  check: check("check", "mod.ts", "src", "tests"),
+  "npm-node20": npmTests("node20"),
+  "npm-node22": npmTests("node22"),
+  "npm-node24": npmTests("node24"),
+  "npm-bun": npmTests("bun"),
+  smoke: onPackage((tgz) => {
+    return exec(process.execPath, ["scripts/smoke.mjs", tgz]);
+  }, ownCounts),
+  check: check("check", "mod.ts", "src", "tests", "npm-build.ts"),
   fmt: check("fmt", "--check"),
   lint: check("lint"),
   // Every entry point of deno.json's exports map.
@@ -225,6 +288,12 @@ const STEPS = {
     ...Object.values(readJson("deno.json").exports),
   ),
   publish: check("publish", "--dry-run", "--allow-dirty"),
+  publint: onPackage((tgz) => exec("publint", ["run", tgz, "--strict"])),
+  // ESM only by design: no CJS build, so no node10 or require() resolution.
+  attw: onPackage((tgz) => {
+    const argv = ["--profile", "esm-only", "--no-definitely-typed"];
+    return exec("attw", [tgz, ...argv, "--no-color"]);
+  }),
 };
 const RUNTIMES = new Set(["deno", "bun", ...NODES]);
 
@@ -259,7 +328,7 @@ async function worker() {
     if (out && (verbose || !res.ok)) {
       console.log(`\n──── ${name} ────\n${out}\n──── end of ${name} ────`);
     }
-    let line = `${name.padEnd(9)} ${res.passed} passed, ${res.failed} failed`;
+    let line = `${name.padEnd(10)} ${res.passed} passed, ${res.failed} failed`;
     if (res.skipped) line += `, ${res.skipped} skipped`;
     line += `   (${secs} s)`;
     if (res.docs) line += `   incl. ${res.docs} doc examples`;
