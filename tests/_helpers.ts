@@ -1,7 +1,20 @@
 // Small tools shared by the test files: deterministic bytes, draining a
 // stream, and stores that count or fail on purpose.
 
+import { StreamCache } from "../mod.ts";
 import type { Store, StoreReader, StoreWriter } from "../mod.ts";
+
+/** Runs `test` with a fresh in-memory cache, and closes it. */
+export async function withCache(
+  test: (cache: StreamCache) => Promise<void>,
+): Promise<void> {
+  const cache = new StreamCache();
+  try {
+    await test(cache);
+  } finally {
+    await cache.close();
+  }
+}
 
 /** `length` deterministic bytes; different `seed`s give different bytes. */
 export function pattern(length: number, seed = 0): Uint8Array {

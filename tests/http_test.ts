@@ -7,20 +7,15 @@ import assert from "node:assert/strict";
 import { StreamCache } from "../mod.ts";
 import { cached } from "../src/http/mod.ts";
 import type { Handler } from "../src/http/mod.ts";
-import { encode, isSettled, manualSource, pattern } from "./_helpers.ts";
+import {
+  encode,
+  isSettled,
+  manualSource,
+  pattern,
+  withCache,
+} from "./_helpers.ts";
 
 const URL_A = "http://example.test/reports/a.csv";
-
-async function withCache(
-  test: (cache: StreamCache) => Promise<void>,
-): Promise<void> {
-  const cache = new StreamCache();
-  try {
-    await test(cache);
-  } finally {
-    await cache.close();
-  }
-}
 
 /** A handler that counts its runs and answers with `body` and `init`. */
 function counting(

@@ -3,20 +3,14 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { StreamCache } from "../mod.ts";
 import type { Producer } from "../mod.ts";
-import { decode, encode, manualSource, readAll } from "./_helpers.ts";
-
-async function withCache(
-  test: (cache: StreamCache) => Promise<void>,
-): Promise<void> {
-  const cache = new StreamCache();
-  try {
-    await test(cache);
-  } finally {
-    await cache.close();
-  }
-}
+import {
+  decode,
+  encode,
+  manualSource,
+  readAll,
+  withCache,
+} from "./_helpers.ts";
 
 describe("StreamCache arguments (rule 18)", () => {
   it("rejects a key that is not a string, naming the operation", () =>
