@@ -11,7 +11,10 @@ import type { FileHandle, FileSystem } from "./file_system.ts";
 /**
  * Deno's file system, through the `Deno` namespace (hashing and process
  * liveness through Deno's `node:crypto` and `node:process`). Needs
- * `--allow-read` and `--allow-write` for the cache directory.
+ * `--allow-read` and `--allow-write` for the cache directory. Without
+ * `--allow-run` it cannot tell whether another process is alive, so the
+ * unfinished files of crashed processes are kept (never served) until a start
+ * that has the permission.
  *
  * @example Choosing the Deno adapter explicitly
  * ```ts ignore
