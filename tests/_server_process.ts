@@ -1,0 +1,255 @@
+// The download server (examples/download_server/main.ts) as a child process
+// of the runtime that runs the test, for tests/server_e2e_test.ts: started on
+// a free port (--port 0) and a given cache directory, its stdout read line by
+// line. Its log lines are the test's events: `waitFor` resolves when a line
+// arrives that the test is waiting for, never after a fixed sleep.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+// Deno runs `deno run -A main.ts`, Bun `bun main.ts`, Node 22/24 `node
+// main.ts` (they strip the types). Node 20 runs the tsc build of this file
+// from .build/, so the server is the built .js there too.
+const EXT = new URL(import.meta.url).pathname.endsWith(".js") ? ".js" : ".ts";
+const MAIN = fileURLToPath(
+  new URL(`../examples/download_server/main${EXT}`, import.meta.url),
+);
+const RUNTIME_ARGS = "Deno" in globalThis ? ["run", "-A", "--quiet"] : [];
+/** A line the test waits for that never comes fails the test after this, instead of hanging it. */
+const DEADLINE_MS = 10_000;
+
+/** One request line of the server's log (see examples/download_server/access_log.ts). */
+export interface AccessLine {
+  readonly outcome: string;
+  readonly status: number;
+  readonly method: string;
+  readonly target: string;
+  readonly bytes: number;
+  readonly headersMs: number;
+  readonly totalMs: number;
+  readonly note: string | undefined;
+}
+
+const ACCESS =
+  /^(\S+)\s+(\d{3}) ([A-Z]+) (\S+) (\d+) B {2}headers ([\d.]+) ms {2}total ([\d.]+) ms(?: \((.*)\))?$/;
+
+/** Parses a request line of the log, or gives `undefined` for other lines. */
+export function parseAccess(line: string): AccessLine | undefined {
+  const m = ACCESS.exec(line);
+  if (!m) return undefined;
+  return {
+    outcome: m[1]!,
+    status: Number(m[2]),
+    method: m[3]!,
+    target: m[4]!,
+    bytes: Number(m[5]),
+    headersMs: Number(m[6]),
+    totalMs: Number(m[7]),
+    note: m[8],
+  };
+}
+
+interface Waiter {
+  check(): boolean;
+  fail(error: Error): void;
+}
+
+/** A running download server. */
+export class ServerProcess {
+  /** Its base URL, from its first line, e.g. `http://127.0.0.1:41234/`. */
+  readonly url: string;
+  /** Every line it printed on stdout so far. */
+  readonly lines: string[];
+  readonly #child: ChildProcess;
+  readonly #exit: Promise<{ code: number | null; signal: string | null }>;
+  readonly #waiters: Set<Waiter>;
+  readonly #stderr: () => string;
+
+  private constructor(
+    url: string,
+    child: ChildProcess,
+    lines: string[],
+    waiters: Set<Waiter>,
+    exit: Promise<{ code: number | null; signal: string | null }>,
+    stderr: () => string,
+  ) {
+    this.url = url;
+    this.#child = child;
+    this.lines = lines;
+    this.#waiters = waiters;
+    this.#exit = exit;
+    this.#stderr = stderr;
+  }
+
+  /**
+   * Starts the server on a free port over `dir`; resolves once it listens
+   * (its first line).
+   */
+  static start(dir: string): Promise<ServerProcess> {
+    const child = spawn(
+      process.execPath,
+      [...RUNTIME_ARGS, MAIN, "--port", "0", "--dir", dir],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const lines: string[] = [];
+    const waiters = new Set<Waiter>();
+    let stderr = "";
+    let buffered = "";
+    child.stdout!.setEncoding("utf8");
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (text: string) => stderr += text);
+    child.stdout!.on("data", (text: string) => {
+      const parts = (buffered + text).split("\n");
+      buffered = parts.pop()!;
+      lines.push(...parts);
+      for (const waiter of waiters) if (waiter.check()) waiters.delete(waiter);
+    });
+    const exit = new Promise<{ code: number | null; signal: string | null }>(
+      (resolve) => {
+        // "close": the child is reaped and its output read to the end.
+        child.on("close", (code, signal) => {
+          const error = new Error(
+            `the server exited (code ${code}, signal ${signal}); its output:\n${
+              lines.join("\n")
+            }\n${stderr}`,
+          );
+          for (const waiter of waiters) waiter.fail(error);
+          waiters.clear();
+          resolve({ code, signal });
+        });
+      },
+    );
+    return new Promise((resolve, reject) => {
+      child.on("error", reject);
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(
+          new Error(
+            `the server did not start in ${DEADLINE_MS} ms:\n${stderr}`,
+          ),
+        );
+      }, DEADLINE_MS);
+      const started: Waiter = {
+        check() {
+          if (!lines.length) return false;
+          clearTimeout(timer);
+          const url = /^listening on (http:\/\/\S+)$/.exec(lines[0]!)?.[1];
+          if (url) {
+            resolve(
+              new ServerProcess(
+                url,
+                child,
+                lines,
+                waiters,
+                exit,
+                () => stderr,
+              ),
+            );
+          } else {
+            child.kill("SIGKILL");
+            reject(new Error(`unexpected first line: ${lines[0]}\n${stderr}`));
+          }
+          return true;
+        },
+        fail(error) {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      waiters.add(started);
+    });
+  }
+
+  /** What the server printed on stderr so far. */
+  get stderr(): string {
+    return this.#stderr();
+  }
+
+  /** The URL of `path` on this server. */
+  at(path: string): string {
+    return new URL(path, this.url).href;
+  }
+
+  /**
+   * Resolves with `find(lines)` as soon as it is not `undefined`: now, or
+   * when a later line arrives. Rejects if the server exits first, or after
+   * a deadline (so a missing line fails the test instead of hanging it).
+   */
+  waitFor<T>(
+    what: string,
+    find: (lines: readonly string[]) => T | undefined,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const now = find(this.lines);
+      if (now !== undefined) return resolve(now);
+      const waiter: Waiter = {
+        check: () => {
+          const found = find(this.lines);
+          if (found === undefined) return false;
+          clearTimeout(timer);
+          resolve(found);
+          return true;
+        },
+        fail: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        reject(
+          new Error(
+            `waited ${DEADLINE_MS} ms for ${what}; the server printed:\n${
+              this.lines.join("\n")
+            }\n${this.stderr}`,
+          ),
+        );
+      }, DEADLINE_MS);
+      this.#waiters.add(waiter);
+    });
+  }
+
+  /** The request lines for `target` so far. */
+  requests(target: string): AccessLine[] {
+    return this.lines.map(parseAccess).filter((r): r is AccessLine =>
+      r?.target === target
+    );
+  }
+
+  /** Waits until the log has `count` request lines for `target`; resolves with them. */
+  waitForRequests(target: string, count: number): Promise<AccessLine[]> {
+    return this.waitFor(`${count} log lines for ${target}`, () => {
+      const found = this.requests(target);
+      return found.length >= count ? found : undefined;
+    });
+  }
+
+  /** Waits for the line that says `key`'s generation was stored; resolves with its size. */
+  waitForStored(key: string): Promise<number> {
+    return this.waitFor(`"stored ${key}"`, (lines) => {
+      for (const line of lines) {
+        const m = /^stored (\S+) (\d+) B in /.exec(line);
+        if (m?.[1] === key) return Number(m[2]);
+      }
+      return undefined;
+    });
+  }
+
+  /** Sends `signal`; resolves with how the process ended. */
+  stop(
+    signal: "SIGTERM" | "SIGINT" | "SIGKILL" = "SIGTERM",
+  ): Promise<{ code: number | null; signal: string | null }> {
+    if (this.#child.exitCode === null && this.#child.signalCode === null) {
+      // Not `child.kill()`: after it, Deno's node:child_process reports the
+      // signal it sent as the cause of death even when the child caught it
+      // and exited with a code of its own (Deno 2.9).
+      try {
+        process.kill(this.#child.pid!, signal);
+      } catch {
+        // It has exited meanwhile.
+      }
+    }
+    return this.#exit;
+  }
+}
