@@ -18,6 +18,8 @@
 //   check, fmt, lint, doc-lint, publish: deno check mod.ts src tests
 //            npm-build.ts, deno fmt --check, deno lint, deno doc --lint
 //            <every export>, deno publish --dry-run --allow-dirty (one each)
+//   doc-examples  scripts/doc_examples.mjs: every exported symbol has a
+//            titled @example (one test)
 //   npm-build  deno run -A npm-build.ts --no-test: the npm package in npm/
 //            (with its own checks), then npm pack (one test)
 //   npm-node20, npm-node22, npm-node24, npm-bun: the suite run against the
@@ -287,6 +289,13 @@ const STEPS = {
     "--lint",
     ...Object.values(readJson("deno.json").exports),
   ),
+  "doc-examples": async () => {
+    const { code, out } = await exec(process.execPath, [
+      "scripts/doc_examples.mjs",
+    ]);
+    const note = code === 0 ? "" : `exited with ${code}`;
+    return result({ passed: note ? 0 : 1 }, note, out);
+  },
   publish: check("publish", "--dry-run", "--allow-dirty"),
   publint: onPackage((tgz) => exec("publint", ["run", tgz, "--strict"])),
   // ESM only by design: no CJS build, so no node10 or require() resolution.

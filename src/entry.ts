@@ -6,10 +6,45 @@
 
 import type { EntryMeta } from "./store.ts";
 
-/** Where an entry is in its life: `writing`, then `complete` or `failed`. */
+/**
+ * Where an entry is in its life: `writing`, then `complete` or `failed`.
+ *
+ * @example Watching entries complete and fail
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import type { EntryState } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * await using cache = new StreamCache();
+ * const good = await cache.open("good");
+ * const bad = await cache.open("bad");
+ * const before: EntryState[] = [good.entry.state, bad.entry.state];
+ * await good.writable?.close();
+ * await bad.writable?.abort(new Error("disk full"));
+ * await assert.rejects(bad.entry.done, /disk full/);
+ * const after: EntryState[] = [good.entry.state, bad.entry.state];
+ * assert.deepEqual(before, ["writing", "writing"]);
+ * assert.deepEqual(after, ["complete", "failed"]);
+ * ```
+ */
 export type EntryState = "writing" | "complete" | "failed";
 
-/** Options for {@linkcode Entry.readable}. */
+/**
+ * Options for {@linkcode Entry.readable}.
+ *
+ * @example Reading a byte range in small chunks
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import type { ReadableOptions } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * await using cache = new StreamCache();
+ * const entry = await cache.getOrCreate("letters", () => new TextEncoder().encode("abcdefghij"));
+ * const options: ReadableOptions = { start: 2, end: 8, chunkSize: 2 };
+ * const chunks = await Array.fromAsync(entry.readable(options));
+ * assert.deepEqual(chunks.map((chunk) => new TextDecoder().decode(chunk)), ["cd", "ef", "gh"]);
+ * ```
+ */
 export interface ReadableOptions {
   /**
    * The first byte to read. If the entry has fewer bytes so far, the reader

@@ -14,7 +14,22 @@ import type {
   StoreWriter,
 } from "./store.ts";
 
-/** Options for {@linkcode MemoryStore}. */
+/**
+ * Options for {@linkcode MemoryStore}.
+ *
+ * @example Holding bytes in small blocks
+ * ```ts
+ * import { MemoryStore, StreamCache } from "@streamcache/streamcache";
+ * import type { MemoryStoreOptions } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * const options: MemoryStoreOptions = { blockSize: 4 };
+ * await using cache = new StreamCache({ store: new MemoryStore(options) });
+ * const entry = await cache.getOrCreate("digits", () => new TextEncoder().encode("0123456789"));
+ * assert.equal(await new Response(entry.readable()).text(), "0123456789"); // across 3 blocks
+ * assert.throws(() => new MemoryStore({ blockSize: 0 }), RangeError);
+ * ```
+ */
 export interface MemoryStoreOptions {
   /**
    * The size of the blocks bytes are held in. Writes of any size are copied

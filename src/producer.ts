@@ -8,7 +8,28 @@
 import { describeValue, freezeMeta, quoteKey } from "./_validate.ts";
 import type { EntryMeta } from "./store.ts";
 
-/** What a producer is told about the entry it fills. */
+/**
+ * What a producer is told about the entry it fills.
+ *
+ * @example Stopping side work when the entry fails
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import type { ProducerContext } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * let signal: AbortSignal | undefined;
+ * {
+ *   await using cache = new StreamCache();
+ *   await cache.getOrCreate("feed", (context: ProducerContext) => {
+ *     signal = context.signal; // e.g. passed on to fetch()
+ *     const head = new TextEncoder().encode(`${context.key}\n`);
+ *     return new ReadableStream({ start: (c) => c.enqueue(head) }); // never ends
+ *   });
+ *   assert.equal(signal?.aborted, false);
+ * } // closing the cache fails the unfinished entry
+ * assert.equal(signal?.aborted, true);
+ * ```
+ */
 export interface ProducerContext {
   /** The key being produced. */
   readonly key: string;
@@ -20,13 +41,50 @@ export interface ProducerContext {
   readonly signal: AbortSignal;
 }
 
-/** The bytes of a produced entry, in any of the shapes producers have at hand. */
+/**
+ * The bytes of a produced entry, in any of the shapes producers have at hand.
+ *
+ * @example Bytes, a stream and an async generator
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import type { ProducerBody } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * const bodies: ProducerBody[] = [
+ *   new TextEncoder().encode("bytes"),
+ *   new Blob(["stream"]).stream(),
+ *   (async function* () { yield new TextEncoder().encode("generator"); })(),
+ * ];
+ * await using cache = new StreamCache();
+ * const entries = await Promise.all(bodies.map((body, i) => cache.getOrCreate(`${i}`, () => body)));
+ * const texts = await Promise.all(entries.map((entry) => new Response(entry.readable()).text()));
+ * assert.deepEqual(texts, ["bytes", "stream", "generator"]);
+ * ```
+ */
 export type ProducerBody =
   | ReadableStream<Uint8Array>
   | Uint8Array
   | AsyncIterable<Uint8Array>;
 
-/** What a producer returns: a body, or a body with the entry's metadata. */
+/**
+ * What a producer returns: a body, or a body with the entry's metadata.
+ *
+ * @example Returning metadata with the body
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import type { ProducerResult } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * const render = (key: string): ProducerResult => ({
+ *   body: new TextEncoder().encode(`<h1>${key}</h1>`),
+ *   meta: { type: "text/html" },
+ * });
+ * await using cache = new StreamCache();
+ * const entry = await cache.getOrCreate("home", ({ key }) => render(key));
+ * assert.deepEqual(entry.meta, { type: "text/html" });
+ * assert.equal(await new Response(entry.readable()).text(), "<h1>home</h1>");
+ * ```
+ */
 export type ProducerResult = ProducerBody | {
   /** The entry's bytes. */
   readonly body: ProducerBody;

@@ -22,7 +22,22 @@
  * @module
  */
 
-/** A JSON value, as entry metadata holds. */
+/**
+ * A JSON value, as entry metadata holds.
+ *
+ * @example Nested values in metadata
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import type { JsonValue } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * const tags: JsonValue = ["csv", { year: 2024, final: true }, null];
+ * await using cache = new StreamCache();
+ * const entry = await cache.getOrCreate("report", () => new Uint8Array(1), { meta: { tags } });
+ * assert.deepEqual(entry.meta?.tags, tags);
+ * assert.ok(Object.isFrozen(entry.meta?.tags)); // the cache keeps a frozen copy
+ * ```
+ */
 export type JsonValue =
   | null
   | boolean
@@ -34,10 +49,45 @@ export type JsonValue =
 /**
  * An entry's metadata: a JSON-serialisable object set when the entry is
  * created (e.g. an HTTP status and headers). The cache freezes a copy.
+ *
+ * @example Serving an entry with its content type
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import type { EntryMeta } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * const meta: EntryMeta = { type: "text/plain; charset=utf-8" };
+ * await using cache = new StreamCache();
+ * const entry = await cache.getOrCreate("hello.txt", () => new TextEncoder().encode("hi"), { meta });
+ * assert.notEqual(entry.meta, meta); // a frozen copy
+ * const headers = { "content-type": String(entry.meta?.type) };
+ * const response = new Response(entry.readable(), { headers });
+ * assert.equal(response.headers.get("content-type"), "text/plain; charset=utf-8");
+ * assert.equal(await response.text(), "hi");
+ * ```
  */
 export type EntryMeta = { readonly [key: string]: JsonValue };
 
-/** What a store knows of a committed entry. */
+/**
+ * What a store knows of a committed entry.
+ *
+ * @example Looking up a committed entry
+ * ```ts
+ * import { MemoryStore } from "@streamcache/streamcache";
+ * import type { StoreRecord } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * const store = new MemoryStore();
+ * const writer = await store.create("a.txt", { type: "text/plain" });
+ * await writer.write(new TextEncoder().encode("abc"));
+ * await writer.commit();
+ * const record: StoreRecord | undefined = await store.lookup("a.txt");
+ * assert.equal(record?.id, writer.id);
+ * assert.equal(record?.size, 3);
+ * assert.deepEqual(record?.meta, { type: "text/plain" });
+ * await store.close();
+ * ```
+ */
 export interface StoreRecord {
   /** The key the entry was stored under, exactly as given. */
   readonly key: string;
@@ -55,6 +105,22 @@ export interface StoreRecord {
  * Fills one new entry. The cache calls `write` one chunk at a time (it never
  * overlaps calls) and then `commit` once; or, if the producer fails, neither
  * again and `release(id)` instead.
+ *
+ * @example Driving a MemoryStore writer
+ * ```ts
+ * import { MemoryStore } from "@streamcache/streamcache";
+ * import type { StoreWriter } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * const store = new MemoryStore();
+ * const writer: StoreWriter = await store.create("log", undefined);
+ * for (const line of ["one\n", "two\n"]) await writer.write(new TextEncoder().encode(line));
+ * assert.equal(await store.lookup("log"), undefined); // not visible before commit
+ * const record = await writer.commit();
+ * assert.equal(record.size, 8);
+ * assert.equal((await store.lookup("log"))?.id, writer.id);
+ * await store.close();
+ * ```
  */
 export interface StoreWriter {
   /** The storage identity of the entry being written. */
@@ -76,7 +142,25 @@ export interface StoreWriter {
   commit(): Promise<StoreRecord>;
 }
 
-/** Reads one entry's bytes by offset; opened per cache reader. */
+/**
+ * Reads one entry's bytes by offset; opened per cache reader.
+ *
+ * @example Reading an entry by offset
+ * ```ts
+ * import { MemoryStore } from "@streamcache/streamcache";
+ * import type { StoreReader } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * const store = new MemoryStore();
+ * const writer = await store.create("k", undefined);
+ * await writer.write(new TextEncoder().encode("abcdef"));
+ * const reader: StoreReader = await store.openReader(writer.id);
+ * assert.equal(new TextDecoder().decode(await reader.read(0, 4)), "abcd");
+ * assert.equal(new TextDecoder().decode(await reader.read(4, 4)), "ef"); // fewer at the end
+ * await reader.close();
+ * await store.close();
+ * ```
+ */
 export interface StoreReader {
   /**
    * Reads bytes `[offset, offset + length)`; fewer only where the entry has

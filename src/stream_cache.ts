@@ -14,7 +14,21 @@ import { MemoryStore } from "./memory_store.ts";
 import { type Producer, toBody } from "./producer.ts";
 import type { EntryMeta, Store } from "./store.ts";
 
-/** Options for {@linkcode StreamCache}. */
+/**
+ * Options for {@linkcode StreamCache}.
+ *
+ * @example Choosing the store
+ * ```ts
+ * import { MemoryStore, StreamCache } from "@streamcache/streamcache";
+ * import type { StreamCacheOptions } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * const options: StreamCacheOptions = { store: new MemoryStore({ blockSize: 1024 }) };
+ * await using cache = new StreamCache(options);
+ * const entry = await cache.getOrCreate("zeros", () => new Uint8Array(3000));
+ * assert.equal(await entry.done, 3000);
+ * ```
+ */
 export interface StreamCacheOptions {
   /**
    * Where entries are kept.
@@ -24,13 +38,49 @@ export interface StreamCacheOptions {
   store?: Store;
 }
 
-/** Options for {@linkcode StreamCache.open}. */
+/**
+ * Options for {@linkcode StreamCache.open}.
+ *
+ * @example Giving a new entry metadata
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import type { OpenOptions } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * await using cache = new StreamCache();
+ * const options: OpenOptions = { meta: { type: "text/csv" } };
+ * const { entry, writable } = await cache.open("report.csv", options);
+ * await writable?.close();
+ * assert.deepEqual(entry.meta, { type: "text/csv" });
+ * const again = await cache.open("report.csv", { meta: { type: "text/plain" } });
+ * assert.deepEqual(again.entry.meta, { type: "text/csv" }); // only the creator's counts
+ * ```
+ */
 export interface OpenOptions {
   /** Metadata for the entry, if this call creates it; ignored otherwise. */
   meta?: EntryMeta;
 }
 
-/** Options for {@linkcode StreamCache.getOrCreate}. */
+/**
+ * Options for {@linkcode StreamCache.getOrCreate}.
+ *
+ * @example Default metadata that a producer may override
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import type { GetOrCreateOptions } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * await using cache = new StreamCache();
+ * const options: GetOrCreateOptions = { meta: { type: "application/octet-stream" } };
+ * const plain = await cache.getOrCreate("a.bin", () => new Uint8Array(1), options);
+ * const own = await cache.getOrCreate("b.png", () => ({
+ *   body: new Uint8Array(1),
+ *   meta: { type: "image/png" }, // overrides options.meta
+ * }), options);
+ * assert.deepEqual(plain.meta, { type: "application/octet-stream" });
+ * assert.deepEqual(own.meta, { type: "image/png" });
+ * ```
+ */
 export interface GetOrCreateOptions {
   /**
    * Metadata for the entry, if this call creates it. A producer that returns
@@ -39,7 +89,25 @@ export interface GetOrCreateOptions {
   meta?: EntryMeta;
 }
 
-/** What {@linkcode StreamCache.open} gives: the entry, and its writer if this call created it. */
+/**
+ * What {@linkcode StreamCache.open} gives: the entry, and its writer if this call created it.
+ *
+ * @example Writing only when this call created the entry
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import type { OpenResult } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * await using cache = new StreamCache();
+ * const { entry, writable }: OpenResult = await cache.open("greeting");
+ * if (writable) await new Blob(["hello"]).stream().pipeTo(writable); // we are its writer
+ * assert.equal(await new Response(entry.readable()).text(), "hello");
+ *
+ * const later: OpenResult = await cache.open("greeting");
+ * assert.equal(later.writable, undefined); // it exists: no writer
+ * assert.equal(later.entry, entry);
+ * ```
+ */
 export interface OpenResult {
   /** The entry for the key, new or existing. */
   readonly entry: Entry;

@@ -6,7 +6,28 @@
  * @module
  */
 
-/** An open file: positioned reads, appending writes. */
+/**
+ * An open file: positioned reads, appending writes.
+ *
+ * @example Appending, then reading at an offset
+ * ```ts
+ * import { nodeFileSystem } from "@streamcache/streamcache/fs";
+ * import type { FileHandle } from "@streamcache/streamcache/fs";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const out: FileHandle = await nodeFileSystem.open(`${dir}/data`, "create");
+ * await out.write(new TextEncoder().encode("hello world"));
+ * assert.equal(await out.size(), 11);
+ * await out.close();
+ * const file: FileHandle = await nodeFileSystem.open(`${dir}/data`, "read");
+ * const buffer = new Uint8Array(5);
+ * assert.equal(await file.read(buffer, 6), 5);
+ * assert.equal(new TextDecoder().decode(buffer), "world");
+ * await file.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface FileHandle {
   /**
    * Reads into `buffer` from byte `position` of the file.
@@ -34,7 +55,22 @@ export interface FileHandle {
   close(): Promise<void>;
 }
 
-/** An incremental SHA-256. */
+/**
+ * An incremental SHA-256.
+ *
+ * @example Hashing in pieces
+ * ```ts
+ * import { nodeFileSystem } from "@streamcache/streamcache/fs";
+ * import type { Hasher } from "@streamcache/streamcache/fs";
+ * import assert from "node:assert/strict";
+ *
+ * const hasher: Hasher = nodeFileSystem.createHash();
+ * hasher.update(new TextEncoder().encode("hello "));
+ * hasher.update(new TextEncoder().encode("world"));
+ * const whole = await crypto.subtle.digest("SHA-256", new TextEncoder().encode("hello world"));
+ * assert.equal(hasher.digest(), btoa(String.fromCharCode(...new Uint8Array(whole))));
+ * ```
+ */
 export interface Hasher {
   /**
    * Adds bytes to the hash.
@@ -68,8 +104,10 @@ export interface Hasher {
  *     return { ...file, read: file.read.bind(file), write };
  *   },
  * };
- * const store = new FsStore({ dir: "./cache", fs: full });
+ * const dir = await Deno.makeTempDir();
+ * const store = new FsStore({ dir, fs: full });
  * await store.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export interface FileSystem {

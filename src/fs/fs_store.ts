@@ -18,7 +18,26 @@ import type { FileHandle, FileSystem } from "./file_system.ts";
 import { nodeFileSystem } from "./node_file_system.ts";
 import { encodeTrailer, readTrailer, type Trailer } from "./_trailer.ts";
 
-/** Options for {@linkcode FsStore}. */
+/**
+ * Options for {@linkcode FsStore}.
+ *
+ * @example Checking every byte at start-up
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import { FsStore, nodeFileSystem } from "@streamcache/streamcache/fs";
+ * import type { FsStoreOptions } from "@streamcache/streamcache/fs";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const options: FsStoreOptions = { dir, fs: nodeFileSystem, verify: "checksum" };
+ * for (const run of [1, 2]) { // two starts over the same directory
+ *   await using cache = new StreamCache({ store: new FsStore(options) });
+ *   const entry = await cache.getOrCreate("k", () => new TextEncoder().encode(`run ${run}`));
+ *   assert.equal(await new Response(entry.readable()).text(), "run 1");
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface FsStoreOptions {
   /** The cache directory; created if missing. Files the store does not own there are left alone. */
   dir: string;

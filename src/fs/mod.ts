@@ -9,9 +9,12 @@
  * import { FsStore } from "@streamcache/streamcache/fs";
  *
  * const dir = await Deno.makeTempDir();
- * await using cache = new StreamCache({ store: new FsStore({ dir }) });
- * const entry = await cache.getOrCreate("report.csv", () => new TextEncoder().encode("a,b\n1,2\n"));
- * console.log(await entry.done); // 8
+ * {
+ *   await using cache = new StreamCache({ store: new FsStore({ dir }) });
+ *   const entry = await cache.getOrCreate("report.csv", () => new TextEncoder().encode("a,b\n1,2\n"));
+ *   console.log(await entry.done); // 8
+ * }
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @module

@@ -17,8 +17,10 @@ import type { FileHandle, FileSystem } from "./file_system.ts";
  * ```ts
  * import { FsStore, nodeFileSystem } from "@streamcache/streamcache/fs";
  *
- * const store = new FsStore({ dir: "./cache", fs: nodeFileSystem });
+ * const dir = await Deno.makeTempDir();
+ * const store = new FsStore({ dir, fs: nodeFileSystem });
  * await store.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export const nodeFileSystem: FileSystem = {

@@ -1,6 +1,23 @@
 // What the HTTP wrapper stores of a response, and what it does not.
 
-/** The metadata the HTTP wrapper stores with each cached body (a JSON object). */
+/**
+ * The metadata the HTTP wrapper stores with each cached body (a JSON object).
+ *
+ * @example Reading what was stored of a response
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import { cached } from "@streamcache/streamcache/http";
+ * import type { HttpMeta } from "@streamcache/streamcache/http";
+ * import assert from "node:assert/strict";
+ *
+ * await using cache = new StreamCache();
+ * const json = () => new Response("{}", { headers: { "content-type": "application/json" } });
+ * await (await cached(json, { cache })(new Request("http://localhost/data.json"))).text();
+ * const meta = (await cache.get("http://localhost/data.json"))?.meta as HttpMeta | undefined;
+ * assert.equal(meta?.status, 200);
+ * assert.deepEqual(meta?.headers, [["content-type", "application/json"]]);
+ * ```
+ */
 export type HttpMeta = {
   /** The response status. */
   readonly status: number;

@@ -11,10 +11,48 @@ import { describeValue } from "../_validate.ts";
 import { isCacheable, toMeta } from "./_policy.ts";
 import { type BodyWatch, respond } from "./_respond.ts";
 
-/** A fetch-style request handler, as `Deno.serve`, `Bun.serve`, Hono and service workers use. */
+/**
+ * A fetch-style request handler, as `Deno.serve`, `Bun.serve`, Hono and service workers use.
+ *
+ * @example Wrapping a plain handler
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import { cached } from "@streamcache/streamcache/http";
+ * import type { Handler } from "@streamcache/streamcache/http";
+ * import assert from "node:assert/strict";
+ *
+ * const hello: Handler = (request) => new Response(`hello from ${new URL(request.url).pathname}`);
+ * await using cache = new StreamCache();
+ * const handler = cached(hello, { cache });
+ * const response = await handler(new Request("http://localhost/world"));
+ * assert.equal(await response.text(), "hello from /world");
+ * assert.equal(await cache.has("http://localhost/world"), true);
+ * ```
+ */
 export type Handler = (request: Request) => Response | Promise<Response>;
 
-/** Options for {@linkcode cached}. */
+/**
+ * Options for {@linkcode cached}.
+ *
+ * @example Keying requests by path
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import { cached } from "@streamcache/streamcache/http";
+ * import type { CachedOptions } from "@streamcache/streamcache/http";
+ * import assert from "node:assert/strict";
+ *
+ * await using cache = new StreamCache();
+ * const options: CachedOptions = {
+ *   cache,
+ *   key: (request) => new URL(request.url).pathname, // the query string does not matter
+ *   shouldCache: (response) => response.ok,
+ * };
+ * const handler = cached((request) => new Response(request.url), options);
+ * await (await handler(new Request("http://localhost/a?utm=x"))).text();
+ * const second = await handler(new Request("http://localhost/a?utm=y"));
+ * assert.equal(await second.text(), "http://localhost/a?utm=x"); // the first one's response
+ * ```
+ */
 export interface CachedOptions {
   /** The cache to keep responses in. */
   cache: StreamCache;
@@ -51,10 +89,48 @@ export interface CachedOptions {
  * `join` (it read an entry still being generated), `hit` (a complete entry),
  * `uncacheable` (the response was not storable and went through), or
  * `bypass` (not a cacheable request: another method, or `key` said so).
+ *
+ * @example Counting outcomes
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import { cached } from "@streamcache/streamcache/http";
+ * import type { ServeOutcome } from "@streamcache/streamcache/http";
+ * import assert from "node:assert/strict";
+ *
+ * const counts: Record<ServeOutcome, number> = {
+ *   miss: 0, join: 0, hit: 0, uncacheable: 0, bypass: 0,
+ * };
+ * await using cache = new StreamCache();
+ * const handler = cached(() => new Response("ok"), { cache, onServe: ({ outcome }) => counts[outcome]++ });
+ * for (const method of ["GET", "GET", "POST"]) {
+ *   await (await handler(new Request("http://localhost/", { method }))).text();
+ * }
+ * assert.deepEqual(counts, { miss: 1, join: 0, hit: 1, uncacheable: 0, bypass: 1 });
+ * ```
  */
 export type ServeOutcome = "miss" | "join" | "hit" | "uncacheable" | "bypass";
 
-/** What {@linkcode CachedOptions.onServe} is told about a request. */
+/**
+ * What {@linkcode CachedOptions.onServe} is told about a request.
+ *
+ * @example An onServe logger that collects outcomes
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import { cached } from "@streamcache/streamcache/http";
+ * import type { ServeEvent } from "@streamcache/streamcache/http";
+ * import assert from "node:assert/strict";
+ *
+ * const events: ServeEvent[] = [];
+ * await using cache = new StreamCache();
+ * const handler = cached(() => new Response("hello"), { cache, onServe: (event) => events.push(event) });
+ * for (const method of ["GET", "GET", "DELETE"]) {
+ *   await (await handler(new Request("http://localhost/", { method }))).text();
+ * }
+ * const lines = events.map(({ request, key, outcome }) => `${request.method} ${key ?? "-"} ${outcome}`);
+ * assert.deepEqual(lines, ["GET http://localhost/ miss", "GET http://localhost/ hit", "DELETE - bypass"]);
+ * assert.equal(events[1]?.entry, events[0]?.entry); // the hit read the entry the miss made
+ * ```
+ */
 export interface ServeEvent {
   /** The request. */
   readonly request: Request;
