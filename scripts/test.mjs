@@ -337,7 +337,7 @@ async function worker() {
     if (out && (verbose || !res.ok)) {
       console.log(`\n──── ${name} ────\n${out}\n──── end of ${name} ────`);
     }
-    let line = `${name.padEnd(10)} ${res.passed} passed, ${res.failed} failed`;
+    let line = `${name.padEnd(12)} ${res.passed} passed, ${res.failed} failed`;
     if (res.skipped) line += `, ${res.skipped} skipped`;
     line += `   (${secs} s)`;
     if (res.docs) line += `   incl. ${res.docs} doc examples`;
