@@ -63,10 +63,14 @@ export const denoFileSystem: FileSystem = {
 
 function wrap(file: DenoFile): FileHandle {
   let closed = false;
+  let cursor = 0; // where the file's own position is, after the last read
   return {
     async read(buffer, position) {
-      await file.seek(position, SEEK_START);
-      return (await file.read(buffer)) ?? 0;
+      // Sequential reads, the common case, need no seek.
+      if (position !== cursor) await file.seek(position, SEEK_START);
+      const count = (await file.read(buffer)) ?? 0;
+      cursor = position + count;
+      return count;
     },
     async write(data) {
       for (let done = 0; done < data.byteLength;) {

@@ -176,8 +176,11 @@ export class FsStore implements Store {
     return {
       id,
       write: async (chunk) => {
-        await file.write(chunk);
+        // Hash while the write runs: both only read the chunk, and hashing
+        // after the write would put the two in series on the writer's path.
+        const writing = file.write(chunk);
         hasher.update(chunk);
+        await writing;
         location.size += chunk.byteLength;
       },
       commit: async () => {
