@@ -1,16 +1,22 @@
 // Benchmark runner: `npm run bench` (= `node scripts/bench.mjs`).
 // Plain JS ESM that runs on Node 20 (the system node).
 //
-//   node scripts/bench.mjs                      bench/fanout.ts on deno, node24, bun
+//   node scripts/bench.mjs                      both benches on deno, node24, bun
+//   node scripts/bench.mjs fanout               only bench/fanout.ts (MemoryStore fan-out)
+//   node scripts/bench.mjs fs                   only bench/fs.ts (FsStore: writer, fan-out from disk)
 //   node scripts/bench.mjs deno node22          only the named runtimes
 //   node scripts/bench.mjs --runs 9             passed on to bench/fanout.ts
+//   node scripts/bench.mjs fs --size 256        entry size in MiB for bench/fs.ts (default 1024)
+//   node scripts/bench.mjs fs --fs-runs 5       timed writer pairs for bench/fs.ts (default 3)
 //   npm run bench -- node22 --runs 9            the same through npm
 //
 // Runtimes: deno, bun (node_modules/.bin), node22, node24 (tools/nodes, as
 // `npm test` installs them). They run one after another, never at once: the
 // machine has 2 cores and the figures are throughput. Each prints one JSON
-// line (bench/fanout.ts --json); this prints them as a table, in MiB/s.
-// Exits 1 if a runtime failed (a reader got wrong or missing bytes, a crash).
+// line (--json); this prints them as tables, in MiB/s. bench/fs.ts writes
+// --size MiB (1 GiB by default) to a temp dir under the OS temp dir, twice
+// per writer pair, and removes it after. Exits 1 if a runtime failed (a
+// reader got wrong or missing bytes, a crash).
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import os from "node:os";
@@ -18,39 +24,67 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 process.chdir(fileURLToPath(new URL("..", import.meta.url)));
-const BENCH = "bench/fanout.ts";
+const BENCHES = {
+  fanout: { file: "bench/fanout.ts", deno: [] },
+  fs: {
+    file: "bench/fs.ts",
+    deno: [
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys=statfs",
+    ],
+  },
+};
+const NODES = {
+  node22: "tools/nodes/node_modules/node22/bin/node",
+  node24: "tools/nodes/node_modules/node24/bin/node",
+};
 const RUNTIMES = {
-  deno: ["node_modules/.bin/deno", "run", BENCH],
-  bun: ["node_modules/.bin/bun", BENCH],
-  node22: ["tools/nodes/node_modules/node22/bin/node", BENCH],
-  node24: ["tools/nodes/node_modules/node24/bin/node", BENCH],
+  deno: (bench) => ["node_modules/.bin/deno", "run", ...bench.deno, bench.file],
+  bun: (bench) => ["node_modules/.bin/bun", bench.file],
+  node22: (bench) => [NODES.node22, bench.file],
+  node24: (bench) => [NODES.node24, bench.file],
 };
 
+const USAGE = `usage: node scripts/bench.mjs [fanout|fs|all] [${
+  Object.keys(RUNTIMES).join("|")
+} ...] [--runs N] [--size MiB] [--fs-runs N]`;
 const args = process.argv.slice(2);
-const runsAt = args.indexOf("--runs");
-const passOn = runsAt < 0 ? [] : ["--runs", args[runsAt + 1]];
-const names = args.filter((_, i) =>
-  runsAt < 0 || (i !== runsAt && i !== runsAt + 1)
-);
-const chosen = names.length ? names : ["deno", "node24", "bun"];
+const options = {};
+const names = [];
+for (let i = 0; i < args.length; i++) {
+  if (["--runs", "--size", "--fs-runs"].includes(args[i])) {
+    if (!/^[1-9]\d*$/.test(args[i + 1] ?? "")) {
+      console.error(USAGE);
+      process.exit(2);
+    }
+    options[args[i]] = args[++i];
+  } else {
+    names.push(args[i]);
+  }
+}
+const benchNames = names.filter((name) => name in BENCHES || name === "all");
+const runtimeNames = names.filter((name) => !benchNames.includes(name));
+const benches = benchNames.length && !benchNames.includes("all")
+  ? Object.keys(BENCHES).filter((name) => benchNames.includes(name))
+  : Object.keys(BENCHES);
+const chosen = runtimeNames.length ? runtimeNames : ["deno", "node24", "bun"];
 const unknown = chosen.filter((name) => !(name in RUNTIMES));
-if (
-  unknown.length || (runsAt >= 0 && !/^[1-9]\d*$/.test(args[runsAt + 1] ?? ""))
-) {
-  console.error(
-    `usage: node scripts/bench.mjs [${
-      Object.keys(RUNTIMES).join("|")
-    } ...] [--runs N]`,
-  );
+if (unknown.length) {
+  console.error(USAGE);
   process.exit(2);
 }
+const passOn = {
+  fanout: options["--runs"] ? ["--runs", options["--runs"]] : [],
+  fs: [
+    ...(options["--size"] ? ["--size", options["--size"]] : []),
+    ...(options["--fs-runs"] ? ["--runs", options["--fs-runs"]] : []),
+  ],
+};
 
 // The pinned Nodes live in tools/nodes, installed by `npm test`; install them here too.
-if (
-  chosen.some((name) =>
-    name.startsWith("node") && !fs.existsSync(RUNTIMES[name][0])
-  )
-) {
+if (chosen.some((name) => name in NODES && !fs.existsSync(NODES[name]))) {
   console.log("tools/nodes: installing (npm ci --prefix tools/nodes)");
   const npmArgs = ["ci", "--prefix", "tools/nodes", "--no-audit", "--no-fund"];
   const r = spawnSync("npm", npmArgs, { stdio: "inherit" });
@@ -60,8 +94,7 @@ if (
 const load = os.loadavg()[0];
 const cpus = os.cpus();
 console.log(
-  `bench/fanout.ts: 1 writer -> 16 readers, 256 MiB in 64 KiB chunks, MemoryStore` +
-    `\nmachine: ${cpus.length} x ${cpus[0]?.model.trim()}, ` +
+  `machine: ${cpus.length} x ${cpus[0]?.model.trim()}, ` +
     `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; load average ${
       load.toFixed(2)
     }`,
@@ -75,62 +108,154 @@ if (load > 0.5) {
 const env = { ...process.env, NO_COLOR: "1" };
 const MiB = 2 ** 20;
 const num = (x) => (x / MiB).toFixed(0);
-const rows = [[
-  "runtime",
-  "delivered",
-  "(min-max)",
-  "writer",
-  "memcpy",
-  "copy-out",
-  "delivered/memcpy",
-  "delivered/copy-out",
-]];
 let failed = false;
-for (const name of chosen) {
-  const [cmd, ...argv] = RUNTIMES[name];
-  const r = spawnSync(cmd, [...argv, "--json", ...passOn], {
-    env,
-    encoding: "utf8",
-    timeout: 10 * 60_000, // a hung runtime must not hang the run
-  });
-  const line = r.stdout?.trim().split("\n").at(-1) ?? "";
-  let res;
-  try {
-    res = r.status === 0 ? JSON.parse(line) : undefined;
-  } catch {
-    res = undefined;
+
+/** Runs `bench` on every chosen runtime; returns [name, result or undefined] pairs. */
+function runAll(bench) {
+  const results = [];
+  for (const name of chosen) {
+    const [cmd, ...argv] = RUNTIMES[name](BENCHES[bench]);
+    const loadBefore = os.loadavg()[0];
+    const r = spawnSync(cmd, [...argv, "--json", ...passOn[bench]], {
+      env,
+      encoding: "utf8",
+      timeout: 10 * 60_000, // a hung runtime must not hang the run
+    });
+    const line = r.stdout?.trim().split("\n").at(-1) ?? "";
+    let res;
+    try {
+      res = r.status === 0 ? JSON.parse(line) : undefined;
+    } catch {
+      res = undefined;
+    }
+    if (!res) {
+      failed = true;
+      const why = r.error?.message ?? `exit ${r.status ?? r.signal}`;
+      console.log(
+        `\n${name}: FAILED (${why})\n${r.stdout ?? ""}${r.stderr ?? ""}`,
+      );
+    }
+    results.push([name, res && { ...res, load: loadBefore }]);
   }
-  if (!res) {
-    failed = true;
-    const why = r.error?.message ?? `exit ${r.status ?? r.signal}`;
-    console.log(
-      `\n${name}: FAILED (${why})\n${r.stdout ?? ""}${r.stderr ?? ""}`,
-    );
-    rows.push([name, "FAILED", "", "", "", "", "", ""]);
-    continue;
-  }
-  rows.push([
-    res.runtime,
-    num(res.delivered),
-    `(${num(res.deliveredMin)}-${num(res.deliveredMax)})`,
-    num(res.writer),
-    num(res.memcpy),
-    num(res.copyOut),
-    res.ratio.toFixed(2),
-    (res.delivered / res.copyOut).toFixed(2),
-  ]);
+  return results;
 }
 
-const widths = rows[0].map((_, c) =>
-  Math.max(...rows.map((row) => row[c].length))
-);
-console.log(
-  "\nMiB/s: median (and range) of the timed runs; memcpy and copy-out best of 5",
-);
-for (const row of rows) {
-  console.log(
-    row.map((cell, c) => c ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))
-      .join("  ").trimEnd(),
+function printTable(rows) {
+  const widths = rows[0].map((_, c) =>
+    Math.max(...rows.map((row) => row[c].length))
   );
+  for (const row of rows) {
+    console.log(
+      row.map((cell, c) =>
+        c ? cell.padStart(widths[c]) : cell.padEnd(widths[c])
+      ).join("  ").trimEnd(),
+    );
+  }
+}
+
+if (benches.includes("fanout")) {
+  console.log(
+    "\nbench/fanout.ts: 1 writer -> 16 readers, 256 MiB in 64 KiB chunks, MemoryStore",
+  );
+  const rows = [[
+    "runtime",
+    "delivered",
+    "(min-max)",
+    "writer",
+    "memcpy",
+    "copy-out",
+    "delivered/memcpy",
+    "delivered/copy-out",
+  ]];
+  for (const [name, res] of runAll("fanout")) {
+    rows.push(
+      res
+        ? [
+          res.runtime,
+          num(res.delivered),
+          `(${num(res.deliveredMin)}-${num(res.deliveredMax)})`,
+          num(res.writer),
+          num(res.memcpy),
+          num(res.copyOut),
+          res.ratio.toFixed(2),
+          (res.delivered / res.copyOut).toFixed(2),
+        ]
+        : [name, "FAILED", "", "", "", "", "", ""],
+    );
+  }
+  console.log(
+    "\nMiB/s: median (and range) of the timed runs; memcpy and copy-out best of 5",
+  );
+  printTable(rows);
+}
+
+if (benches.includes("fs")) {
+  const size = Number(options["--size"] ?? 1024);
+  console.log(
+    `\nbench/fs.ts: FsStore, ${size} MiB in 64 KiB chunks, in ${os.tmpdir()}`,
+  );
+  const results = runAll("fs");
+  const writerRows = [[
+    "runtime",
+    "load",
+    "store",
+    "plain",
+    "store/plain",
+    "(min-max)",
+    "store writes",
+    "plain writes",
+    "commit s",
+    "fsync s",
+    "sha256",
+  ]];
+  const fanoutRows = [[
+    "runtime",
+    "load",
+    "delivered",
+    "writer",
+    "wall s",
+    "resting RSS",
+    "peak RSS",
+    "RSS growth",
+  ]];
+  for (const [name, res] of results) {
+    if (!res) {
+      writerRows.push([name, "FAILED", ...Array(9).fill("")]);
+      fanoutRows.push([name, "FAILED", ...Array(6).fill("")]);
+      continue;
+    }
+    writerRows.push([
+      res.runtime,
+      res.load.toFixed(2),
+      num(res.store),
+      num(res.plain),
+      res.ratio.toFixed(2),
+      `(${res.ratioMin.toFixed(2)}-${res.ratioMax.toFixed(2)})`,
+      num(res.storeWrites),
+      num(res.plainWrites),
+      res.storeCommit.toFixed(2),
+      res.plainSync.toFixed(2),
+      num(res.sha256),
+    ]);
+    fanoutRows.push([
+      res.runtime,
+      res.load.toFixed(2),
+      num(res.delivered),
+      num(res.fanoutWriter),
+      res.wall.toFixed(2),
+      num(res.baselineRss),
+      num(res.peakRss),
+      num(res.rssGrowth),
+    ]);
+  }
+  console.log(
+    "\nwriter, MiB/s: median of the pairs; store = cache.open() writable incl. commit," +
+      "\nplain = the runtime's file API + fsync; writes = until the last write resolved",
+  );
+  printTable(writerRows);
+  console.log(
+    "\nfan-out from disk, 1 writer -> 8 + 8 readers: MiB/s, and RSS in MiB (one run)",
+  );
+  printTable(fanoutRows);
 }
 process.exitCode = failed ? 1 : 0;
