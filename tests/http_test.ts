@@ -469,6 +469,17 @@ describe("cached(): failures and disconnects", () => {
       ]);
     }));
 
+  it("refuses, clearly, to serve an entry that other code put under the same key (rule 18)", () =>
+    withCache(async (cache) => {
+      await (await cache.getOrCreate(URL_A, () => encode("raw bytes"))).done;
+      const serve = cached(() => new Response("never"), { cache });
+      await assert.rejects(serve(get()), {
+        name: "TypeError",
+        message:
+          `Cannot serve entry "${URL_A}": its metadata was not written by cached()`,
+      });
+    }));
+
   it("rejects a wrapper without a cache or a handler, clearly", () => {
     assert.throws(
       () => cached("x" as unknown as Handler, { cache: new StreamCache() }),

@@ -22,7 +22,15 @@ export async function respond(
   request: Request,
   watch: BodyWatch | undefined,
 ): Promise<Response> {
-  const meta = entry.meta as HttpMeta;
+  const meta = entry.meta as HttpMeta | undefined;
+  if (typeof meta?.status !== "number" || !Array.isArray(meta.headers)) {
+    // The key's entry was made by other code sharing this cache.
+    throw new TypeError(
+      `Cannot serve entry ${
+        JSON.stringify(entry.key).slice(0, 64)
+      }: its metadata was not written by cached()`,
+    );
+  }
   const headers = new Headers(meta.headers as [string, string][]);
   const etag = entry.complete ? `"${entry.id}"` : undefined;
   if (etag) headers.set("etag", etag);
