@@ -32,6 +32,7 @@
 import process from "node:process";
 import { MemoryStore, StreamCache } from "../mod.ts";
 import { copyOutBandwidth, memcpyBandwidth } from "./_memcpy.ts";
+import { checkMarks, mark } from "./_marks.ts";
 
 const MiB = 1024 * 1024;
 const TOTAL = 256 * MiB;
@@ -56,22 +57,8 @@ async function consume(readable: ReadableStream<Uint8Array>): Promise<number> {
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    // Chunk i starts with byte i & 255 and ends with byte (i >> 8) & 255.
-    const end = offset + value.byteLength;
-    for (let at = Math.ceil(offset / CHUNK) * CHUNK; at < end; at += CHUNK) {
-      const i = at / CHUNK;
-      if (value[at - offset] !== (i & 255)) {
-        throw new Error(`chunk ${i}: wrong first byte at offset ${at}`);
-      }
-    }
-    const lastMark = Math.ceil((offset + 1) / CHUNK) * CHUNK - 1;
-    for (let at = lastMark; at < end; at += CHUNK) {
-      const i = (at + 1) / CHUNK - 1;
-      if (value[at - offset] !== ((i >> 8) & 255)) {
-        throw new Error(`chunk ${i}: wrong last byte at offset ${at}`);
-      }
-    }
-    offset = end;
+    checkMarks(value, offset, CHUNK);
+    offset += value.byteLength;
   }
   if (offset !== TOTAL) {
     throw new Error(`a reader got ${offset} bytes, expected ${TOTAL}`);
@@ -104,8 +91,7 @@ async function run(): Promise<Run> {
         for (let r = 0; r < LATE; r++) readers.push(consume(entry.readable()));
       }
       // The store copies what it is given, so the writer may reuse its buffer.
-      source[0] = i & 255;
-      source[CHUNK - 1] = (i >> 8) & 255;
+      mark(source, i);
       await writer.write(source);
     }
     await writer.close();

@@ -53,6 +53,7 @@ import { StreamCache } from "../mod.ts";
 import { FsStore } from "../src/fs/mod.ts";
 import { createPlainFile, plainApi, sha256Bandwidth } from "./_fs_plain.ts";
 import { restingRss, type RssPeak, RssSampler } from "./_fs_rss.ts";
+import { checkMarks, mark } from "./_marks.ts";
 
 const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024;
@@ -92,12 +93,6 @@ function newSource(): Uint8Array {
   return source;
 }
 
-/** Chunk i starts with byte i & 255 and ends with byte (i >> 8) & 255. */
-function mark(source: Uint8Array, i: number): void {
-  source[0] = i & 255;
-  source[CHUNK - 1] = (i >> 8) & 255;
-}
-
 /**
  * Reads `readable` to its end; checks the byte count, every chunk's marks,
  * and every FULL_CHECK-th chunk whole (where it arrives as one piece).
@@ -111,28 +106,17 @@ async function consume(
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    const end = offset + value.byteLength;
-    for (let at = Math.ceil(offset / CHUNK) * CHUNK; at < end; at += CHUNK) {
-      const i = at / CHUNK;
-      if (value[at - offset] !== (i & 255)) {
-        throw new Error(`chunk ${i}: wrong first byte at offset ${at}`);
-      }
-      if (i % FULL_CHECK === 0 && at + CHUNK <= end) {
-        for (let k = 1; k < CHUNK - 1; k++) {
-          if (value[at - offset + k] !== ((k * 31) & 255)) {
-            throw new Error(`chunk ${i}: wrong byte at offset ${at + k}`);
-          }
+    checkMarks(value, offset, CHUNK, (i, at) => {
+      if (i % FULL_CHECK !== 0) return;
+      for (let k = 1; k < CHUNK - 1; k++) {
+        if (value[at + k] !== ((k * 31) & 255)) {
+          throw new Error(
+            `chunk ${i}: wrong byte at offset ${offset + at + k}`,
+          );
         }
       }
-    }
-    const lastMark = Math.ceil((offset + 1) / CHUNK) * CHUNK - 1;
-    for (let at = lastMark; at < end; at += CHUNK) {
-      const i = (at + 1) / CHUNK - 1;
-      if (value[at - offset] !== ((i >> 8) & 255)) {
-        throw new Error(`chunk ${i}: wrong last byte at offset ${at}`);
-      }
-    }
-    offset = end;
+    });
+    offset += value.byteLength;
   }
   if (offset !== total) {
     throw new Error(`a reader got ${offset} bytes, expected ${total}`);
