@@ -33,6 +33,7 @@ import process from "node:process";
 import { MemoryStore, StreamCache } from "../mod.ts";
 import { copyOutBandwidth, memcpyBandwidth } from "./_memcpy.ts";
 import { checkMarks, mark } from "./_marks.ts";
+import { median, runtime } from "./_stats.ts";
 
 const MiB = 1024 * 1024;
 const TOTAL = 256 * MiB;
@@ -109,19 +110,8 @@ async function run(): Promise<Run> {
   }
 }
 
-const runtime = process.versions.deno
-  ? `deno ${process.versions.deno}`
-  : process.versions.bun
-  ? `bun ${process.versions.bun}`
-  : `node ${process.versions.node}`;
 const mibs = (bytesPerSecond: number) =>
   `${(bytesPerSecond / MiB).toFixed(0).padStart(6)} MiB/s`;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2
-    ? s[s.length >> 1]!
-    : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 if (!json) {
   console.log(

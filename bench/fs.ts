@@ -54,6 +54,7 @@ import { FsStore } from "../src/fs/mod.ts";
 import { createPlainFile, plainApi, sha256Bandwidth } from "./_fs_plain.ts";
 import { restingRss, type RssPeak, RssSampler } from "./_fs_rss.ts";
 import { checkMarks, mark } from "./_marks.ts";
+import { median, runtime } from "./_stats.ts";
 
 const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024;
@@ -298,19 +299,8 @@ async function fanout(
 
 // ---- main -----------------------------------------------------------------------
 
-const runtime = process.versions.deno
-  ? `deno ${process.versions.deno}`
-  : process.versions.bun
-  ? `bun ${process.versions.bun}`
-  : `node ${process.versions.node}`;
 const mibs = (bytesPerSecond: number) =>
   `${(bytesPerSecond / MiB).toFixed(0).padStart(5)} MiB/s`;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2
-    ? s[s.length >> 1]!
-    : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const log = (line: string) => {
   if (!json) console.log(line);
 };
