@@ -47,4 +47,8 @@ export type {
   StoreRecord,
   StoreWriter,
 } from "./src/store.ts";
-export { CacheClosedError, StreamCacheError } from "./src/errors.ts";
+export {
+  CacheClosedError,
+  EntryNotFoundError,
+  StreamCacheError,
+} from "./src/errors.ts";

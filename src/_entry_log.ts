@@ -166,9 +166,11 @@ export class EntryLog implements Entry {
         const previous = await store.lookup(this.key);
         await writer.commit();
         // Another cache or process committed this key before us: its bytes are
-        // unlinked now, and no reader of this cache holds them.
+        // unlinked now. Freeing them is cleanup, not part of the commit: if it
+        // fails, the commit still stands for everyone (a persistent store
+        // reclaims the space at its next start).
         if (previous !== undefined && previous.id !== this.id) {
-          await store.release(previous.id);
+          await store.release(previous.id).catch(() => {});
         }
       });
     } catch (error) {

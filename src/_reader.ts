@@ -6,7 +6,7 @@
 
 import type { EntryLog, Handle } from "./_entry_log.ts";
 import { quoteKey } from "./_validate.ts";
-import { StreamCacheError } from "./errors.ts";
+import { EntryNotFoundError, StreamCacheError } from "./errors.ts";
 import type { StoreReader } from "./store.ts";
 
 export function createReadable(
@@ -50,25 +50,33 @@ export function createReadable(
           }
           if (log.state === "failed") throw log.error;
           if (offset < log.size) {
-            if (log.released) {
-              throw new StreamCacheError(
-                `Cannot read entry ${
-                  quoteKey(log.key)
-                }: it was deleted and its storage released`,
-              );
+            if (!opening) {
+              // A reader that has its storage open reads on whatever befalls
+              // the entry; only one that has not opened it yet can be too late.
+              if (log.released) {
+                throw new EntryNotFoundError(
+                  `Cannot read entry ${
+                    quoteKey(log.key)
+                  }: it was deleted (or replaced) and its storage released`,
+                );
+              }
+              opening = log.store.openReader(log.id);
             }
-            opening ??= log.store.openReader(log.id);
             const reader = await opening.catch((error) => {
               opening = undefined;
-              log.lost();
+              // Only "not found" means the entry is gone; any other failure
+              // (EMFILE, EIO) is this reader's alone (SEMANTICS 6).
+              if (error instanceof EntryNotFoundError) log.lost();
               throw error;
             });
             const length = Math.min(chunkSize, log.size - offset, end - offset);
             const bytes = await reader.read(offset, length);
             if (finished) return; // cancelled or stopped while reading
             if (bytes.byteLength === 0 || bytes.byteLength > length) {
-              throw new Error(
-                `Store read of entry ${log.id} at byte ${offset} returned ${bytes.byteLength} bytes, expected 1 to ${length}`,
+              throw new StreamCacheError(
+                `Cannot read entry ${
+                  quoteKey(log.key)
+                }: the store's read of ${log.id} at byte ${offset} returned ${bytes.byteLength} bytes, expected 1 to ${length}`,
               );
             }
             offset += bytes.byteLength;

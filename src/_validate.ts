@@ -1,7 +1,7 @@
 // Argument checks shared by the public entry points. Every message says what
 // was attempted, what was wrong and what was received (SEMANTICS rule 18).
 
-import type { EntryMeta } from "./store.ts";
+import type { EntryMeta, Store } from "./store.ts";
 
 /** Names a value's type for an error message: "number", "null", "Array". */
 export function describeValue(value: unknown): string {
@@ -62,11 +62,22 @@ export function freezeMeta(
   if (typeof meta !== "object" || meta === null || Array.isArray(meta)) {
     throw new TypeError(`${problem}: received ${describeValue(meta)}`);
   }
-  let copy: unknown;
+  let json: string | undefined;
   try {
-    copy = JSON.parse(JSON.stringify(meta));
+    json = JSON.stringify(meta);
   } catch (cause) {
     throw new TypeError(`${problem}: ${(cause as Error).message}`, { cause });
+  }
+  const copy: unknown = json === undefined ? undefined : JSON.parse(json);
+  // What is stored is the JSON form: a Date, or any toJSON() that returns a
+  // string or null, is not an object once serialised, and a store could not
+  // read such a record back (SEMANTICS 18).
+  if (typeof copy !== "object" || copy === null || Array.isArray(copy)) {
+    throw new TypeError(
+      `${problem}: received ${describeValue(meta)}, which serialises to ${
+        json === undefined ? "nothing" : json.slice(0, 40)
+      }`,
+    );
   }
   return deepFreeze(copy) as EntryMeta;
 }
@@ -77,4 +88,36 @@ function deepFreeze(value: unknown): unknown {
     Object.freeze(value);
   }
   return value;
+}
+
+/** The methods every {@linkcode Store} has. */
+const STORE_METHODS = [
+  "create",
+  "lookup",
+  "openReader",
+  "remove",
+  "release",
+  "keys",
+  "close",
+] as const;
+
+/** Throws a TypeError unless `store` has every method of the Store interface. */
+export function checkStore(
+  store: unknown,
+  action: string,
+): asserts store is Store {
+  const problem = `Cannot ${action}: store must implement the Store interface`;
+  if (typeof store !== "object" || store === null) {
+    throw new TypeError(`${problem}: received ${describeValue(store)}`);
+  }
+  const missing = STORE_METHODS.filter((name) =>
+    typeof (store as Record<string, unknown>)[name] !== "function"
+  );
+  if (missing.length > 0) {
+    throw new TypeError(
+      `${problem}: ${describeValue(store)} has no ${
+        missing.map((name) => `${name}()`).join(", ")
+      }`,
+    );
+  }
 }

@@ -59,3 +59,38 @@ export class CacheClosedError extends StreamCacheError {
     this.name = "CacheClosedError";
   }
 }
+
+/**
+ * The store has no storage for an entry id: it never existed, it was
+ * released, or (in a store shared by several caches) another cache replaced
+ * it. Stores throw it from `openReader`; it is the only error that tells the
+ * cache an entry is gone. Any other error (a full file table, an I/O error)
+ * fails only the one reader that met it (SEMANTICS 6).
+ *
+ * @example Opening a reader for an unknown id
+ * ```ts
+ * import { EntryNotFoundError, MemoryStore, StreamCacheError } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * const store = new MemoryStore();
+ * await assert.rejects(store.openReader("no-such-id"), (error) => {
+ *   assert.ok(error instanceof EntryNotFoundError);
+ *   assert.ok(error instanceof StreamCacheError);
+ *   assert.equal(error.name, "EntryNotFoundError");
+ *   return true;
+ * });
+ * await store.close();
+ * ```
+ */
+export class EntryNotFoundError extends StreamCacheError {
+  /**
+   * Creates the error.
+   *
+   * @param message Which entry was not found, and where.
+   * @param options The standard `ErrorOptions`, e.g. `{ cause }`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "EntryNotFoundError";
+  }
+}

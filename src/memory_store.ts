@@ -6,6 +6,7 @@
 
 import { BlockLog } from "./_block_log.ts";
 import { checkOffset } from "./_validate.ts";
+import { EntryNotFoundError } from "./errors.ts";
 import type {
   EntryMeta,
   Store,
@@ -124,12 +125,15 @@ export class MemoryStore implements Store {
    *
    * @param id The entry's storage identity.
    * @returns A reader that copies bytes out.
+   * @throws {EntryNotFoundError} If the store has no entry `id` (never created, or released).
    */
   openReader(id: string): Promise<StoreReader> {
     const log = this.#logs.get(id);
     if (log === undefined) {
       return Promise.reject(
-        new Error(`Cannot open reader: MemoryStore has no entry with id ${id}`),
+        new EntryNotFoundError(
+          `Cannot open reader: MemoryStore has no entry with id ${id}`,
+        ),
       );
     }
     return Promise.resolve({

@@ -225,8 +225,15 @@ export interface Store {
   /**
    * Opens a reader over the bytes of entry `id`, committed or still written.
    *
+   * It must reject with {@linkcode EntryNotFoundError} when the entry's
+   * storage is gone for good: an id never created, released, or (in a store
+   * several caches share) replaced by another cache's commit. That error
+   * alone tells the cache the entry is gone; any other error (a full file
+   * table, an I/O error) fails only the reader that met it.
+   *
    * @param id The storage identity from `create` or `lookup`.
    * @returns A reader.
+   * @throws {EntryNotFoundError} If entry `id` has no storage.
    */
   openReader(id: string): Promise<StoreReader>;
   /**

@@ -6,7 +6,12 @@
 
 import { type EntryHost, EntryLog } from "./_entry_log.ts";
 import { KeyTurns } from "./_key_turns.ts";
-import { checkKey, freezeMeta } from "./_validate.ts";
+import {
+  checkKey,
+  checkStore,
+  describeValue,
+  freezeMeta,
+} from "./_validate.ts";
 import { createWritable } from "./_writer.ts";
 import type { Entry } from "./entry.ts";
 import { CacheClosedError } from "./errors.ts";
@@ -121,9 +126,23 @@ export interface OpenResult {
 
 /** A lookup or creation of one key in flight; later callers for the key wait for it. */
 interface Pending {
+  /** The entry found or created; `undefined` for a miss, and for a creation's callers to try again. */
   promise: Promise<EntryLog | undefined>;
+  /**
+   * Whether the key has an entry or a creation under way, known as soon as
+   * the lookup is done: `has()` never waits for a producer (SEMANTICS 2).
+   */
+  exists: Promise<boolean>;
   /** Set when the key is deleted meanwhile: the result is then not kept. */
   detached: boolean;
+  /** Set once the lookup missed and a creation (a producer) has started. */
+  creating: boolean;
+}
+
+/** Settles a pending slot's `exists`. */
+interface Answer {
+  resolve(exists: boolean): void;
+  reject(reason: unknown): void;
 }
 
 /**
@@ -175,7 +194,7 @@ export class StreamCache implements AsyncDisposable {
    * @param options The store to keep entries in.
    */
   constructor(options: StreamCacheOptions = {}) {
-    this.#store = options.store ?? new MemoryStore();
+    this.#store = checkOptions(options).store ?? new MemoryStore();
     this.#whenClosed.catch(() => {});
     this.#host = {
       store: this.#store,
@@ -342,8 +361,12 @@ export class StreamCache implements AsyncDisposable {
    * @returns Whether `get(key)` would find an entry.
    */
   async has(key: string): Promise<boolean> {
-    checkKey(key, "check entry");
-    return (await this.#acquire(key, "check entry", undefined)) !== undefined;
+    const action = "check entry";
+    checkKey(key, action);
+    this.#assertOpen(action);
+    if (this.#entries.has(key)) return true;
+    const slot = this.#pending.get(key) ?? this.#begin(key, undefined);
+    return await Promise.race([slot.exists, this.#whenClosed]);
   }
 
   /**
@@ -429,7 +452,9 @@ export class StreamCache implements AsyncDisposable {
   async *keys(): AsyncGenerator<string, void, undefined> {
     this.#assertOpen("list keys");
     const seen = new Set<string>();
-    for (const key of [...this.#entries.keys(), ...this.#pending.keys()]) {
+    const producing = [...this.#pending].filter(([, slot]) => slot.creating);
+    for (const key of [...this.#entries.keys(), ...producing.map(([k]) => k)]) {
+      if (seen.has(key)) continue;
       seen.add(key);
       yield key;
     }
@@ -505,23 +530,41 @@ export class StreamCache implements AsyncDisposable {
         known.accessed = Date.now();
         return known;
       }
-      const pending = this.#pending.get(key);
-      if (pending) {
-        const log = await Promise.race([pending.promise, this.#whenClosed]);
-        if (log || !create) return log;
-        continue; // a lookup found nothing: now this caller creates
-      }
-      const slot = { detached: false } as Pending;
-      slot.promise = this.#settle(key, create, slot);
-      this.#pending.set(key, slot);
-      return await Promise.race([slot.promise, this.#whenClosed]);
+      const slot = this.#pending.get(key) ?? this.#begin(key, create);
+      const log = await Promise.race([slot.promise, this.#whenClosed]);
+      // A lookup that found nothing, or found an entry deleted meanwhile:
+      // a caller that can create tries again, and creates unless someone did.
+      if (log || !create) return log;
     }
+  }
+
+  /** Starts the lookup (and, if it misses, the creation) of `key`, as its pending slot. */
+  #begin(
+    key: string,
+    create: (() => Promise<EntryLog>) | undefined,
+  ): Pending {
+    let exists!: Answer;
+    const slot: Pending = {
+      promise: undefined!,
+      exists: new Promise<boolean>((resolve, reject) =>
+        exists = { resolve, reject }
+      ),
+      detached: false,
+      creating: false,
+    };
+    slot.promise = this.#settle(key, create, slot, exists);
+    // Whoever waits for it gets a failure; has() waits for `exists` alone.
+    slot.promise.catch(() => {});
+    slot.exists.catch(() => {});
+    this.#pending.set(key, slot);
+    return slot;
   }
 
   async #settle(
     key: string,
     create: (() => Promise<EntryLog>) | undefined,
     slot: Pending,
+    exists: Answer,
   ): Promise<EntryLog | undefined> {
     try {
       let log = await this.#turns.run(key, async () => {
@@ -531,7 +574,16 @@ export class StreamCache implements AsyncDisposable {
         this.#live.set(found.id, found);
         return found;
       });
+      if (log && slot.detached) {
+        // Deleted while it was looked up: a miss, never an entry whose
+        // storage goes away before its caller can read it (SEMANTICS 10).
+        log.detach();
+        exists.resolve(false);
+        return undefined;
+      }
       if (!log && create) {
+        slot.creating = true;
+        exists.resolve(true);
         log = await create();
         this.#live.set(log.id, log);
         if (this.#closing) {
@@ -540,12 +592,16 @@ export class StreamCache implements AsyncDisposable {
           );
         }
       }
+      exists.resolve(log !== undefined);
       if (!log) return undefined;
       if (slot.detached) log.detach();
       // An entry that failed already (its producer's stream was unusable) is
       // handed to the callers that asked for it, but not kept.
       else if (log.state !== "failed") this.#entries.set(key, log);
       return log;
+    } catch (error) {
+      exists.reject(error); // a no-op once answered
+      throw error;
     } finally {
       if (this.#pending.get(key) === slot) this.#pending.delete(key);
     }
@@ -561,6 +617,21 @@ export class StreamCache implements AsyncDisposable {
       return true;
     });
   }
+}
+
+/** Throws a TypeError unless `options` is an options object with a usable store. */
+function checkOptions(options: unknown): StreamCacheOptions {
+  const action = "create StreamCache";
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Cannot ${action}: options must be an object: received ${
+        describeValue(options)
+      }`,
+    );
+  }
+  const { store } = options as StreamCacheOptions;
+  if (store !== undefined) checkStore(store, action);
+  return options;
 }
 
 /**

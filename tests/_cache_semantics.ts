@@ -3,7 +3,12 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { CacheClosedError, StreamCache, StreamCacheError } from "../mod.ts";
+import {
+  CacheClosedError,
+  EntryNotFoundError,
+  StreamCache,
+  StreamCacheError,
+} from "../mod.ts";
 import {
   concat,
   decode,
@@ -117,6 +122,12 @@ export function describeCacheSemantics(name: string, make: StoreFactory): void {
           assert.equal(await cache.has("stalled"), true);
           assert.equal((await cache.get("stalled"))?.size, 7);
           assert.equal(await cache.has("missing"), false);
+          // The key whose producer never returns: asked about, not waited for.
+          assert.equal(await cache.has("slow-start"), true);
+          const keys: string[] = [];
+          for await (const key of cache.keys()) keys.push(key);
+          assert.deepEqual(keys.sort(), ["other", "slow-start", "stalled"]);
+          assert.equal(await isSettled(cache.get("slow-start")), false);
           await other.writable.close();
           await stalled.writer.close();
           assert.equal(await isSettled(neverStarts), false);
@@ -494,10 +505,11 @@ export function describeCacheSemantics(name: string, make: StoreFactory): void {
           assert.equal(decode(await readAll(entry.readable())), "abc");
           assert.equal(decode(await readAll(held)), "abc");
           const error = await readError(entry.readable());
+          assert.ok(error instanceof EntryNotFoundError);
           assert.ok(error instanceof StreamCacheError);
           assert.equal(
             error.message,
-            'Cannot read entry "k": it was deleted and its storage released',
+            'Cannot read entry "k": it was deleted (or replaced) and its storage released',
           );
         }));
 

@@ -2,6 +2,7 @@
 // and the cache's whole behaviour contract running over it. Each store's test
 // file calls describeStoreConformance once per configuration.
 
+import { describeCacheFaults } from "./_cache_faults.ts";
 import { describeCacheSemantics } from "./_cache_semantics.ts";
 import { describeStoreContract, type StoreFactory } from "./_store_contract.ts";
 
@@ -13,4 +14,5 @@ export function describeStoreConformance(
 ): void {
   describeStoreContract(name, make);
   describeCacheSemantics(name, make);
+  describeCacheFaults(name, make);
 }

@@ -3,6 +3,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { EntryNotFoundError } from "../mod.ts";
 import type { Store } from "../mod.ts";
 import { decode, encode, pattern } from "./_helpers.ts";
 
@@ -205,6 +206,31 @@ export function describeStoreContract(name: string, make: StoreFactory): void {
         const keys: string[] = [];
         for await (const key of store.keys()) keys.push(key);
         assert.deepEqual(keys.sort(), [...HOSTILE_KEYS].sort());
+      }));
+
+    it("rejects openReader of an id it has no storage for with EntryNotFoundError (rule 6)", () =>
+      withStore(make, async (store) => {
+        const isNotFound = (error: unknown) => {
+          assert.ok(
+            error instanceof EntryNotFoundError,
+            `expected an EntryNotFoundError: received ${error}`,
+          );
+          return true;
+        };
+        await assert.rejects(store.openReader("never-created"), isNotFound);
+        // Released: never committed...
+        const failed = await store.create("k", undefined);
+        await failed.write(encode("partial"));
+        await store.release(failed.id);
+        await assert.rejects(store.openReader(failed.id), isNotFound);
+        // ...and committed, then removed.
+        const writer = await store.create("k", undefined);
+        await writer.write(encode("bytes"));
+        const record = await writer.commit();
+        await store.remove("k", record.id);
+        await store.release(record.id);
+        await assert.rejects(store.openReader(record.id), isNotFound);
+        assert.equal(await store.lookup("k"), undefined);
       }));
 
     it("commits an empty entry", () =>

@@ -3,6 +3,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { MemoryStore, StreamCache } from "../mod.ts";
 import type { Producer } from "../mod.ts";
 import {
   decode,
@@ -57,6 +58,68 @@ describe("StreamCache arguments (rule 18)", () => {
       );
       assert.equal(await cache.has("k"), false);
     }));
+
+  it("rejects metadata that is no object once serialised: a Date, toJSON() giving a string, null, an array or nothing", () =>
+    withCache(async (cache) => {
+      for (
+        const [meta, pattern] of [
+          [new Date(0), /received Date, which serialises to "1970-01-01/],
+          [{ toJSON: () => "text" }, /which serialises to "text"/],
+          [{ toJSON: () => null }, /which serialises to null/],
+          [{ toJSON: () => [1] }, /which serialises to \[1\]/],
+          [{ toJSON: () => undefined }, /which serialises to nothing/],
+        ] as const
+      ) {
+        await assert.rejects(
+          cache.open("k", { meta: meta as never }),
+          { name: "TypeError", message: pattern },
+        );
+        await assert.rejects(
+          cache.getOrCreate(
+            "k",
+            () => ({ body: encode("x"), meta: meta as never }),
+          ),
+          { name: "TypeError", message: pattern },
+        );
+      }
+      assert.equal(await cache.has("k"), false);
+      // A toJSON() that gives an object is what JSON stores: accepted.
+      const { entry } = await cache.open("k", {
+        meta: { toJSON: () => ({ type: "text/plain" }) } as never,
+      });
+      assert.deepEqual(entry.meta, { type: "text/plain" });
+    }));
+
+  it("rejects options that are not an options object, or a store that is not a Store", () => {
+    for (
+      const [options, pattern] of [
+        [
+          42,
+          /^Cannot create StreamCache: options must be an object: received number$/,
+        ],
+        [null, /options must be an object: received null/],
+        [
+          { store: 42 },
+          /store must implement the Store interface: received number/,
+        ],
+        [
+          { store: "memory" },
+          /store must implement the Store interface: received string/,
+        ],
+        [
+          { store: { create() {}, lookup() {} } },
+          /Object has no openReader\(\), remove\(\), release\(\), keys\(\), close\(\)/,
+        ],
+      ] as const
+    ) {
+      assert.throws(() => new StreamCache(options as never), {
+        name: "TypeError",
+        message: pattern,
+      });
+    }
+    // Every store the project ships passes the check.
+    assert.ok(new StreamCache({ store: new MemoryStore() }));
+  });
 
   it("rejects a producer that is not a function", () =>
     withCache(async (cache) => {

@@ -6,6 +6,7 @@
  */
 
 import { checkKey, describeValue } from "../_validate.ts";
+import { EntryNotFoundError } from "../errors.ts";
 import type {
   EntryMeta,
   Store,
@@ -238,7 +239,9 @@ export class FsStore implements Store {
     await this.#ready;
     const location = this.#locations.get(id);
     const gone = () =>
-      new Error(`Cannot open reader: entry ${id} is not in ${this.#dir}`);
+      new EntryNotFoundError(
+        `Cannot open reader: entry ${id} is not in ${this.#dir}`,
+      );
     if (!location) throw gone();
     let file: FileHandle;
     try {
