@@ -11,8 +11,24 @@ export interface DenoFile {
   close(): void;
 }
 
+export interface DenoFileInfo {
+  readonly isFile: boolean;
+  readonly isDirectory: boolean;
+  readonly size: number;
+  readonly mtime: Date | null;
+}
+
 export interface DenoApi {
   readonly pid: number;
+  lstat(path: string): Promise<DenoFileInfo>;
+  utime(path: string, atime: Date, mtime: Date): Promise<void>;
+  readTextFile(path: string): Promise<string>;
+  readLink(path: string): Promise<string>;
+  readonly permissions: {
+    querySync(descriptor: { name: "read" | "run"; path?: string }): {
+      readonly state: "granted" | "denied" | "prompt";
+    };
+  };
   mkdir(path: string, options: { recursive: boolean }): Promise<void>;
   open(
     path: string,
@@ -21,7 +37,7 @@ export interface DenoApi {
   rename(from: string, to: string): Promise<void>;
   remove(path: string, options: { recursive: boolean }): Promise<void>;
   readDir(path: string): AsyncIterable<{ name: string }>;
-  readonly errors: { readonly NotFound: new (...args: never[]) => Error };
+  readonly errors: { readonly NotFound: new (message?: string) => Error };
 }
 
 /** The Deno global, or a clear error where there is none. */

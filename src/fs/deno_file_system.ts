@@ -5,16 +5,18 @@
  */
 
 import { deno, type DenoFile, SEEK_START } from "./_deno_api.ts";
-import { isProcessAlive, sha256 } from "./_host.ts";
-import type { FileHandle, FileSystem } from "./file_system.ts";
+import { isProcessAlive, SCOPE_PATHS, sha256 } from "./_host.ts";
+import type { FileHandle, FileInfo, FileSystem } from "./file_system.ts";
 
 /**
  * Deno's file system, through the `Deno` namespace (hashing and process
  * liveness through Deno's `node:crypto` and `node:process`). Needs
- * `--allow-read` and `--allow-write` for the cache directory. Without
- * `--allow-run` it cannot tell whether another process is alive, so the
- * unfinished files of crashed processes are kept (never served) until a start
- * that has the permission.
+ * `--allow-read` and `--allow-write` for the cache directory. It never asks
+ * for more: without `--allow-run` (to ask whether a process is alive) and
+ * read access to `/proc/sys/kernel/random/boot_id` and `/proc/self/ns/pid`
+ * (to know which processes a PID can name), the unfinished files of a crashed
+ * process are reclaimed once its owner lease is stale, instead of at once.
+ * They are never served either way.
  *
  * @example Choosing the Deno adapter explicitly
  * ```ts ignore
@@ -29,14 +31,22 @@ export const denoFileSystem: FileSystem = {
     await deno().mkdir(path, { recursive: true });
   },
   async open(path, mode) {
-    const file = await deno().open(
-      path,
-      mode === "read" ? { read: true } : { write: true, createNew: true },
-    );
-    return wrap(file);
+    if (mode === "create") {
+      return wrap(await deno().open(path, { write: true, createNew: true }));
+    }
+    // Deno.open has no O_NONBLOCK: look first, so a FIFO never blocks the open.
+    if (!(await deno().lstat(path)).isFile) throw notAFile(path);
+    return wrap(await deno().open(path, { read: true }));
   },
   rename: (from, to) => deno().rename(from, to),
   remove: (path) => deno().remove(path, { recursive: true }),
+  async stat(path): Promise<FileInfo> {
+    const { isFile, isDirectory, size, mtime } = await deno().lstat(path);
+    return { isFile, isDirectory, size, mtime: mtime?.getTime() ?? 0 };
+  },
+  async touch(path, time) {
+    await deno().utime(path, new Date(time), new Date(time));
+  },
   async readDir(path) {
     const names: string[] = [];
     for await (const entry of deno().readDir(path)) names.push(entry.name);
@@ -57,20 +67,56 @@ export const denoFileSystem: FileSystem = {
   get pid() {
     return deno().pid;
   },
-  isProcessAlive,
+  async processScope() {
+    // Reading without the permission would prompt on a terminal: ask first.
+    const { permissions } = deno();
+    const readable = Object.values(SCOPE_PATHS).every((path) =>
+      permissions.querySync({ name: "read", path }).state === "granted"
+    );
+    if (!readable) return undefined;
+    try {
+      const boot = (await deno().readTextFile(SCOPE_PATHS.boot)).trim();
+      const namespace = await deno().readLink(SCOPE_PATHS.pidNamespace);
+      return boot && namespace ? `${boot} ${namespace}` : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+  isProcessAlive(pid) {
+    // Without --allow-run, asking would prompt on a terminal: answer "alive",
+    // which only leaves the decision to the owner's lease.
+    const run = deno().permissions.querySync({ name: "run" }).state;
+    return run !== "granted" || isProcessAlive(pid);
+  },
   createHash: sha256,
 };
+
+/** The error for a path that is not a regular file: "not found" as an entry. */
+function notAFile(path: string): Error {
+  return new (deno().errors.NotFound)(
+    `Cannot open ${path} for reading: not a regular file`,
+  );
+}
 
 function wrap(file: DenoFile): FileHandle {
   let closed = false;
   let cursor = 0; // where the file's own position is, after the last read
+  let reading: Promise<unknown> = Promise.resolve();
   return {
-    async read(buffer, position) {
-      // Sequential reads, the common case, need no seek.
-      if (position !== cursor) await file.seek(position, SEEK_START);
-      const count = (await file.read(buffer)) ?? 0;
-      cursor = position + count;
-      return count;
+    read(buffer, position) {
+      // Deno has no positioned read: a seek and a read make one, so the
+      // readers that share this handle take turns.
+      const turn = reading.then(async () => {
+        // Sequential reads, the common case, need no seek.
+        if (position !== cursor) await file.seek(position, SEEK_START);
+        const count = (await file.read(buffer)) ?? 0;
+        cursor = position + count;
+        return count;
+      });
+      reading = turn.catch(() => {
+        cursor = -1; // where the file's position is after a failure is unknown
+      });
+      return turn;
     },
     async write(data) {
       for (let done = 0; done < data.byteLength;) {

@@ -30,7 +30,8 @@
  */
 export interface FileHandle {
   /**
-   * Reads into `buffer` from byte `position` of the file.
+   * Reads into `buffer` from byte `position` of the file. Calls may overlap:
+   * several readers share one handle, each at its own position.
    *
    * @param buffer Where the bytes go; at most its length is read.
    * @param position The byte of the file to start at.
@@ -87,6 +88,36 @@ export interface Hasher {
 }
 
 /**
+ * What {@linkcode FileSystem.stat} tells about a path.
+ *
+ * @example Telling a file from a directory
+ * ```ts
+ * import { nodeFileSystem } from "@streamcache/streamcache/fs";
+ * import type { FileInfo } from "@streamcache/streamcache/fs";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/a.txt`, "abc");
+ * const file: FileInfo = await nodeFileSystem.stat(`${dir}/a.txt`);
+ * const folder: FileInfo = await nodeFileSystem.stat(dir);
+ * assert.deepEqual([file.isFile, file.isDirectory, file.size], [true, false, 3]);
+ * assert.deepEqual([folder.isFile, folder.isDirectory], [false, true]);
+ * assert.ok(Math.abs(file.mtime - Date.now()) < 60_000);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export interface FileInfo {
+  /** Whether it is a regular file (not a directory, link, FIFO or device). */
+  readonly isFile: boolean;
+  /** Whether it is a directory. */
+  readonly isDirectory: boolean;
+  /** Its size in bytes. */
+  readonly size: number;
+  /** When it was last modified, in milliseconds since the epoch. */
+  readonly mtime: number;
+}
+
+/**
  * What {@linkcode FsStore} asks of a file system. Paths are joined with `/`.
  * Implement it to put the store on another file system, or to inject faults
  * in tests.
@@ -119,7 +150,9 @@ export interface FileSystem {
   mkdir(path: string): Promise<void>;
   /**
    * Opens a file: `read` an existing one, or `create` a new one for writing,
-   * failing if it exists.
+   * failing if it exists. `read` opens regular files only, and never blocks:
+   * a directory, FIFO, device or symbolic link at `path` is rejected with an
+   * error for which {@linkcode FileSystem.isNotFound} is true.
    *
    * @param path The file.
    * @param mode `read` or `create`.
@@ -139,6 +172,20 @@ export interface FileSystem {
    * @param path The file or directory.
    */
   remove(path: string): Promise<void>;
+  /**
+   * Describes a path, without following a symbolic link at it.
+   *
+   * @param path The file or directory.
+   * @returns What it is, its size and its modification time.
+   */
+  stat(path: string): Promise<FileInfo>;
+  /**
+   * Sets a path's access and modification times.
+   *
+   * @param path The file or directory.
+   * @param time The time to set, in milliseconds since the epoch.
+   */
+  touch(path: string, time: number): Promise<void>;
   /**
    * Lists a directory.
    *
@@ -162,6 +209,15 @@ export interface FileSystem {
   isNotFound(error: unknown): boolean;
   /** This process's id: it names the store's directory of files in progress. */
   readonly pid: number;
+  /**
+   * Where `pid` names one process: an opaque id of this kernel boot and PID
+   * namespace, so that two containers that share a volume (both PID 1, say)
+   * never judge each other's processes by number. `undefined` where it cannot
+   * be told; the store then relies on its owner leases alone.
+   *
+   * @returns The id, or `undefined`.
+   */
+  processScope(): Promise<string | undefined>;
   /**
    * Tells whether a process of this machine is running, to find the files
    * in progress of a process that crashed.

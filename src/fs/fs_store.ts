@@ -5,7 +5,7 @@
  * @module
  */
 
-import { checkKey, describeValue } from "../_validate.ts";
+import { describeValue, freezeMeta } from "../_validate.ts";
 import { EntryNotFoundError } from "../errors.ts";
 import type {
   EntryMeta,
@@ -17,7 +17,16 @@ import type {
 import { denoFileSystem } from "./deno_file_system.ts";
 import type { FileHandle, FileSystem } from "./file_system.ts";
 import { nodeFileSystem } from "./node_file_system.ts";
-import { encodeTrailer, readTrailer, type Trailer } from "./_trailer.ts";
+import { ENTRY_NAME, Layout } from "./_layout.ts";
+import { Owner } from "./_owner.ts";
+import { readFully } from "./_read_fully.ts";
+import { scanEntries, type Verify } from "./_recovery.ts";
+import {
+  encodeTrailer,
+  readTrailer,
+  readTrailerId,
+  type Trailer,
+} from "./_trailer.ts";
 
 /**
  * Options for {@linkcode FsStore}.
@@ -58,6 +67,14 @@ export interface FsStoreOptions {
   verify?: "size" | "checksum";
 }
 
+/** One entry's file, open for reading, and how many readers share it. */
+interface SharedFile {
+  readonly file: FileHandle;
+  readers: number;
+  /** Set when its last reader closed it: a reader that arrives then opens anew. */
+  closed: boolean;
+}
+
 /**
  * Where an id's bytes are, and how many there are: in progress or removed
  * (under `tmp/`), or committed under a key. Updated in place, so open readers
@@ -71,11 +88,6 @@ interface Location {
   file?: FileHandle | undefined;
 }
 
-const ENTRY_NAME = /^[0-9a-f]{64}$/;
-const OWNER_NAME = /^(\d+)-[0-9a-f]{8}$/;
-/** Owner directories of stores open in this process, which no scan may sweep. */
-const openOwners = new Set<string>();
-
 /**
  * Keeps entries in a directory, one file per entry, and reloads them after a
  * restart (SEMANTICS 13-15):
@@ -83,18 +95,31 @@ const openOwners = new Set<string>();
  * - An entry is written under `tmp/<owner>/` and committed by fsync and one
  *   atomic rename to `entries/<sha256(key)>`; its record (key, metadata, size,
  *   SHA-256, creation time) is stored after its bytes in the same file. A
- *   crash at any moment leaves either the whole entry or none of it.
+ *   crash at any moment leaves either the whole entry or none of it, and a
+ *   commit that fails after its rename is undone, so an entry whose writer
+ *   was told it failed is never served.
  * - On start-up, entries whose length (or checksum) disagrees with their
- *   record, and the unfinished files of processes that are gone, are removed.
+ *   record are removed, and so are the unfinished files of stores that are
+ *   gone. Each store holds a lease on its `tmp/<owner>/` directory (its
+ *   modification time, refreshed every 30 s by a timer that never keeps the
+ *   process alive); a directory is swept when its lease is 10 minutes stale,
+ *   or at once when its PID names no process in the same kernel boot and PID
+ *   namespace. Containers that share a volume never sweep each other's live
+ *   files, even when both run as PID 1.
  * - File names come from a hash of the key, so any string is a valid key
  *   and nothing is created outside the directory; `keys()` returns the
  *   original keys from the records.
  * - Readers read by offset from the file being written, one chunk at a time,
- *   so an entry of any size never sits in memory.
+ *   so an entry of any size never sits in memory. A reader that has its file
+ *   open reads it to the end whatever happens to the key meanwhile.
+ * - Directories an operator deletes while the store runs are made again
+ *   when next needed.
  *
  * Several stores, in one process or several, may share a directory: each
  * writes under its own `tmp/<owner>/`, and commits replace each other
- * atomically.
+ * atomically. A reader opened after another store replaced its entry fails
+ * with {@linkcode EntryNotFoundError}, and the cache then looks the key up
+ * afresh.
  *
  * @example A cache that survives restarts
  * ```ts
@@ -117,11 +142,12 @@ const openOwners = new Set<string>();
  */
 export class FsStore implements Store {
   readonly #fs: FileSystem;
-  readonly #dir: string;
-  readonly #verify: "size" | "checksum";
-  readonly #owner: string;
-  readonly #ready: Promise<void>;
+  readonly #layout: Layout;
+  readonly #verify: Verify;
+  readonly #ready: Promise<Owner>;
   readonly #locations = new Map<string, Location>();
+  /** The file handle each entry's open readers share. */
+  readonly #shared = new Map<string, Promise<SharedFile>>();
 
   /**
    * Creates a store over `dir`. The directory is prepared and scanned in the
@@ -131,10 +157,17 @@ export class FsStore implements Store {
    */
   constructor(options: FsStoreOptions) {
     const action = "create FsStore";
-    if (typeof options?.dir !== "string" || options.dir === "") {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(
+        `Cannot ${action}: options must be an object: received ${
+          describeValue(options)
+        }`,
+      );
+    }
+    if (typeof options.dir !== "string" || options.dir === "") {
       throw new TypeError(
         `Cannot ${action}: dir must be a non-empty string: received ${
-          describeValue(options?.dir)
+          describeValue(options.dir)
         }`,
       );
     }
@@ -148,12 +181,8 @@ export class FsStore implements Store {
     }
     this.#fs = options.fs ??
       ("Deno" in globalThis ? denoFileSystem : nodeFileSystem);
-    this.#dir = options.dir.replace(/\/+$/, "") || "/";
+    this.#layout = new Layout(options.dir);
     this.#verify = verify;
-    const random = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(16)
-      .padStart(8, "0");
-    this.#owner = `${this.#fs.pid}-${random}`;
-    openOwners.add(this.#owner);
     this.#ready = this.#start();
     this.#ready.catch(() => {}); // reported by the first operation
   }
@@ -162,14 +191,20 @@ export class FsStore implements Store {
    * Starts a new entry under `tmp/`; see {@linkcode Store.create}.
    *
    * @param key The entry's key.
-   * @param meta The entry's metadata.
+   * @param meta The entry's metadata: a JSON object.
    * @returns A writer that commits by an atomic rename.
    */
   async create(key: string, meta: EntryMeta | undefined): Promise<StoreWriter> {
-    await this.#ready;
+    // The record is stored as JSON: what does not survive that is refused
+    // now, not found unreadable after a restart (SEMANTICS 18).
+    freezeMeta(meta, "create entry in FsStore");
+    const owner = await this.#ready;
     const id = crypto.randomUUID();
-    const path = `${this.#ownerDir}/${id}`;
-    const file = await this.#fs.open(path, "create");
+    const path = `${owner.path}/${id}`;
+    const file = await this.#again(
+      () => this.#fs.open(path, "create"),
+      () => owner.ensure(),
+    );
     const location: Location = { path, committed: false, size: 0, file };
     this.#locations.set(id, location);
     const hasher = this.#fs.createHash();
@@ -194,7 +229,7 @@ export class FsStore implements Store {
           created,
           checksum: hasher.digest(),
         };
-        const target = `${this.#dir}/entries/${await hashKey(key)}`;
+        const target = await this.#layout.entry(key);
         try {
           await file.write(encodeTrailer(trailer));
           await file.sync();
@@ -202,9 +237,17 @@ export class FsStore implements Store {
           location.file = undefined;
           await file.close();
         }
-        await this.#fs.rename(path, target);
+        await this.#again(
+          () => this.#fs.rename(path, target),
+          () => this.#fs.mkdir(this.#layout.entries),
+        );
         Object.assign(location, { path: target, committed: true });
-        await this.#fs.syncDir(`${this.#dir}/entries`);
+        try {
+          await this.#fs.syncDir(this.#layout.entries);
+        } catch (error) {
+          await this.#uncommit(id, location, path);
+          throw error;
+        }
         return toRecord(trailer);
       },
     };
@@ -218,7 +261,7 @@ export class FsStore implements Store {
    */
   async lookup(key: string): Promise<StoreRecord | undefined> {
     await this.#ready;
-    const path = `${this.#dir}/entries/${await hashKey(key)}`;
+    const path = await this.#layout.entry(key);
     const trailer = await this.#readEntryTrailer(path);
     if (trailer?.key !== key) return undefined;
     this.#locations.set(trailer.id, {
@@ -231,44 +274,85 @@ export class FsStore implements Store {
 
   /**
    * Opens entry `id`'s file for positioned reads; see {@linkcode Store.openReader}.
+   * The readers of one entry share one file handle, so a thousand readers of
+   * a popular download cost one file descriptor.
    *
    * @param id The entry's storage identity.
    * @returns A reader that allocates one chunk per read.
+   * @throws {EntryNotFoundError} If the entry is unknown, released, or replaced by another store's commit.
    */
   async openReader(id: string): Promise<StoreReader> {
     await this.#ready;
-    const location = this.#locations.get(id);
-    const gone = () =>
-      new EntryNotFoundError(
-        `Cannot open reader: entry ${id} is not in ${this.#dir}`,
-      );
-    if (!location) throw gone();
+    for (;;) {
+      const location = this.#locations.get(id);
+      if (!location) throw this.#gone(id);
+      let opening = this.#shared.get(id);
+      if (!opening) {
+        opening = this.#openShared(id, location);
+        this.#shared.set(id, opening);
+        const unlist = () => {
+          if (this.#shared.get(id) === opening) this.#shared.delete(id);
+        };
+        opening.catch(unlist);
+      }
+      const shared = await opening;
+      if (shared.closed) continue; // its last reader closed it meanwhile
+      shared.readers++;
+      return this.#reader(id, location, shared, opening);
+    }
+  }
+
+  /** Opens `id`'s file for its readers, checking that it still holds `id`. */
+  async #openShared(id: string, location: Location): Promise<SharedFile> {
     let file: FileHandle;
     try {
       file = await this.#fs.open(location.path, "read");
     } catch (error) {
-      throw this.#fs.isNotFound(error) ? gone() : error;
+      throw this.#fs.isNotFound(error) ? this.#gone(id) : error;
     }
-    // A committed file may since have been replaced by another store's commit.
-    if (location.committed && (await readTrailer(file))?.id !== id) {
+    try {
+      // A committed file may since have been replaced by another store's
+      // commit: its last bytes tell whose it is.
+      if (location.committed && (await readTrailerId(file)) !== id) {
+        throw this.#gone(id);
+      }
+    } catch (error) {
       await file.close();
-      throw gone();
+      throw error;
     }
+    return { file, readers: 0, closed: false };
+  }
+
+  #reader(
+    id: string,
+    location: Location,
+    shared: SharedFile,
+    opening: Promise<SharedFile>,
+  ): StoreReader {
+    let closed = false;
     return {
       async read(offset, length) {
         // The file may hold more than the entry's bytes: its record, once committed.
         length = Math.max(0, Math.min(length, location.size - offset));
         const buffer = new Uint8Array(length);
-        let done = 0;
-        while (done < length) {
-          const count = await file.read(buffer.subarray(done), offset + done);
-          if (count === 0) break;
-          done += count;
-        }
+        const done = await readFully(shared.file, buffer, offset);
         return done === length ? buffer : buffer.subarray(0, done);
       },
-      close: () => file.close(),
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        if (--shared.readers > 0 || shared.closed) return;
+        shared.closed = true;
+        if (this.#shared.get(id) === opening) this.#shared.delete(id);
+        await shared.file.close();
+      },
     };
+  }
+
+  #gone(id: string): EntryNotFoundError {
+    return new EntryNotFoundError(
+      `Cannot open reader: entry ${id} is not in ${this.#layout.dir}`,
+    );
   }
 
   /**
@@ -279,12 +363,15 @@ export class FsStore implements Store {
    * @param id The entry meant.
    */
   async remove(key: string, id: string): Promise<void> {
-    await this.#ready;
-    const path = `${this.#dir}/entries/${await hashKey(key)}`;
-    if ((await this.#readEntryTrailer(path))?.id !== id) return;
-    const removed = `${this.#ownerDir}/${id}.removed`;
+    const owner = await this.#ready;
+    const path = await this.#layout.entry(key);
+    if ((await this.#readEntryId(path)) !== id) return;
+    const removed = `${owner.path}/${id}.removed`;
     try {
-      await this.#fs.rename(path, removed);
+      await this.#again(
+        () => this.#fs.rename(path, removed),
+        () => owner.ensure(),
+      );
     } catch (error) {
       if (this.#fs.isNotFound(error)) return; // removed meanwhile
       throw error;
@@ -318,11 +405,20 @@ export class FsStore implements Store {
    */
   async *keys(): AsyncGenerator<string> {
     await this.#ready;
-    for (const name of await this.#fs.readDir(`${this.#dir}/entries`)) {
+    let names: string[];
+    try {
+      names = await this.#fs.readDir(this.#layout.entries);
+    } catch (error) {
+      if (this.#fs.isNotFound(error)) return; // an operator emptied the directory
+      throw error;
+    }
+    for (const name of names) {
       if (!ENTRY_NAME.test(name)) continue;
       let trailer: Trailer | undefined;
       try {
-        trailer = await this.#readEntryTrailer(`${this.#dir}/entries/${name}`);
+        trailer = await this.#readEntryTrailer(
+          `${this.#layout.entries}/${name}`,
+        );
       } catch {
         continue; // unreadable: not an entry this store can serve
       }
@@ -332,78 +428,81 @@ export class FsStore implements Store {
 
   /** Deletes this store's unfinished and removed files; committed entries stay. */
   async close(): Promise<void> {
-    await this.#ready.catch(() => {});
-    openOwners.delete(this.#owner);
+    const owner = await this.#ready.catch(() => undefined);
     const writers = [...this.#locations.values()].map((location) =>
       location.file
     );
+    const readers = [...this.#shared.values()];
     this.#locations.clear();
-    await Promise.allSettled(writers.map((file) => file?.close()));
-    await this.#removeIfPresent(this.#ownerDir);
+    this.#shared.clear();
+    await Promise.allSettled([
+      ...writers.map((file) => file?.close()),
+      ...readers.map(async (opening) => {
+        const shared = await opening;
+        shared.closed = true;
+        await shared.file.close();
+      }),
+    ]);
+    await owner?.close();
   }
 
-  get #ownerDir(): string {
-    return `${this.#dir}/tmp/${this.#owner}`;
-  }
-
-  async #start(): Promise<void> {
-    for (const sub of ["entries", "tmp"]) {
-      await this.#fs.mkdir(`${this.#dir}/${sub}`);
-    }
-    await this.#sweepOwners();
-    await this.#fs.mkdir(this.#ownerDir);
-    for (const name of await this.#fs.readDir(`${this.#dir}/entries`)) {
-      if (!ENTRY_NAME.test(name)) continue; // not ours
-      const path = `${this.#dir}/entries/${name}`;
-      try {
-        if (!(await this.#isWhole(path, name))) {
-          await this.#removeIfPresent(path);
-        }
-      } catch {
-        // One unreadable file must not stop the reload; it is never served
-        // either, since lookup checks every file it opens.
-      }
-    }
-  }
-
-  /** Removes the `tmp/` directories of stores whose process is gone (a crash). */
-  async #sweepOwners(): Promise<void> {
-    for (const name of await this.#fs.readDir(`${this.#dir}/tmp`)) {
-      const pid = Number(OWNER_NAME.exec(name)?.[1]);
-      if (!pid || openOwners.has(name)) continue;
-      if (pid !== this.#fs.pid && this.#fs.isProcessAlive(pid)) continue;
-      try {
-        await this.#removeIfPresent(`${this.#dir}/tmp/${name}`);
-      } catch {
-        // Retried at the next start.
-      }
-    }
-  }
-
-  async #isWhole(path: string, name: string): Promise<boolean> {
-    const file = await this.#fs.open(path, "read");
+  async #start(): Promise<Owner> {
+    await this.#fs.mkdir(this.#layout.entries);
+    await this.#fs.mkdir(this.#layout.tmp);
+    const owner = await Owner.start(this.#fs, this.#layout);
     try {
-      const trailer = await readTrailer(file);
-      if (!trailer || (await hashKey(trailer.key)) !== name) return false;
-      if (this.#verify === "size") return true;
-      const hasher = this.#fs.createHash();
-      const buffer = new Uint8Array(64 * 1024);
-      for (let at = 0; at < trailer.size;) {
-        const count = await file.read(
-          buffer.subarray(0, Math.min(buffer.byteLength, trailer.size - at)),
-          at,
-        );
-        if (count === 0) return false;
-        hasher.update(buffer.subarray(0, count));
-        at += count;
-      }
-      return hasher.digest() === trailer.checksum;
-    } finally {
-      await file.close();
+      await scanEntries(this.#fs, this.#layout, this.#verify);
+    } catch (error) {
+      await owner.close();
+      throw error;
     }
+    return owner;
+  }
+
+  /**
+   * Runs `task`; if it fails because a directory is missing (an operator
+   * deleted it while the store ran), runs `repair` and `task` once more.
+   */
+  async #again<T>(
+    task: () => Promise<T>,
+    repair: () => Promise<void>,
+  ): Promise<T> {
+    try {
+      return await task();
+    } catch (error) {
+      if (!this.#fs.isNotFound(error)) throw error;
+      await repair();
+      return await task();
+    }
+  }
+
+  /**
+   * Undoes a commit whose rename was made but whose completion failed: the
+   * file goes back to `tmp/`, if the key still names it, so the entry is gone
+   * for everyone, as its writer and readers are told (SEMANTICS 5, 14).
+   */
+  async #uncommit(id: string, location: Location, path: string): Promise<void> {
+    const target = location.path;
+    Object.assign(location, { path, committed: false });
+    if ((await this.#readEntryId(target).catch(() => undefined)) !== id) return;
+    await this.#fs.rename(target, path).catch(() => {
+      // Left committed: the disk refuses both. Nothing more can be done here.
+      Object.assign(location, { path: target, committed: true });
+    });
   }
 
   async #readEntryTrailer(path: string): Promise<Trailer | undefined> {
+    return await this.#withEntryFile(path, readTrailer);
+  }
+
+  async #readEntryId(path: string): Promise<string | undefined> {
+    return await this.#withEntryFile(path, readTrailerId);
+  }
+
+  async #withEntryFile<T>(
+    path: string,
+    read: (file: FileHandle) => Promise<T | undefined>,
+  ): Promise<T | undefined> {
     let file: FileHandle;
     try {
       file = await this.#fs.open(path, "read");
@@ -412,7 +511,7 @@ export class FsStore implements Store {
       throw error;
     }
     try {
-      return await readTrailer(file);
+      return await read(file);
     } finally {
       await file.close();
     }
@@ -429,19 +528,4 @@ export class FsStore implements Store {
 
 function toRecord({ key, id, meta, size, created }: Trailer): StoreRecord {
   return { key, id, meta, size, created };
-}
-
-/** The file name of a key: SHA-256 hex, so any string maps inside the directory. */
-async function hashKey(key: string): Promise<string> {
-  checkKey(key, "hash key");
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    // JSON keeps every string distinct: TextEncoder alone would turn each
-    // lone surrogate into U+FFFD, and "\ud800" and "\ufffd" would collide.
-    new TextEncoder().encode(JSON.stringify(key)),
-  );
-  return Array.from(
-    new Uint8Array(digest),
-    (byte) => byte.toString(16).padStart(2, "0"),
-  ).join("");
 }

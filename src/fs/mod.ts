@@ -22,6 +22,11 @@
 
 export { FsStore } from "./fs_store.ts";
 export type { FsStoreOptions } from "./fs_store.ts";
-export type { FileHandle, FileSystem, Hasher } from "./file_system.ts";
+export type {
+  FileHandle,
+  FileInfo,
+  FileSystem,
+  Hasher,
+} from "./file_system.ts";
 export { denoFileSystem } from "./deno_file_system.ts";
 export { nodeFileSystem } from "./node_file_system.ts";

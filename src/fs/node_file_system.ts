@@ -5,10 +5,18 @@
  * @module
  */
 
+import { constants } from "node:fs";
 import * as fs from "node:fs/promises";
 import process from "node:process";
-import { isProcessAlive, sha256 } from "./_host.ts";
-import type { FileHandle, FileSystem } from "./file_system.ts";
+import { isProcessAlive, processScope, sha256 } from "./_host.ts";
+import type { FileHandle, FileInfo, FileSystem } from "./file_system.ts";
+
+/**
+ * Read-only, and never blocking at open (a FIFO would, until a writer came),
+ * nor following a symbolic link: FileSystem.open reads regular files only.
+ */
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) |
+  (constants.O_NOFOLLOW ?? 0);
 
 /**
  * The file system of Node.js and Bun, through `node:fs/promises`.
@@ -28,12 +36,37 @@ export const nodeFileSystem: FileSystem = {
     await fs.mkdir(path, { recursive: true });
   },
   async open(path, mode) {
-    const handle = await fs.open(path, mode === "read" ? "r" : "wx");
+    if (mode === "create") return wrap(await fs.open(path, "wx"));
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(path, READ_FLAGS);
+    } catch (error) {
+      // ELOOP: a symbolic link, which O_NOFOLLOW refused.
+      if ((error as { code?: unknown })?.code === "ELOOP") throw notAFile(path);
+      throw error;
+    }
+    if (!(await handle.stat()).isFile()) {
+      await handle.close();
+      throw notAFile(path);
+    }
     return wrap(handle);
   },
   rename: (from, to) => fs.rename(from, to),
   remove: (path) => fs.rm(path, { recursive: true }),
   readDir: (path) => fs.readdir(path),
+  async stat(path): Promise<FileInfo> {
+    const info = await fs.lstat(path);
+    return {
+      isFile: info.isFile(),
+      isDirectory: info.isDirectory(),
+      size: info.size,
+      mtime: info.mtimeMs,
+    };
+  },
+  async touch(path, time) {
+    const date = new Date(time);
+    await fs.utimes(path, date, date);
+  },
   async syncDir(path) {
     let handle: fs.FileHandle | undefined;
     try {
@@ -48,6 +81,7 @@ export const nodeFileSystem: FileSystem = {
   },
   isNotFound: (error) => (error as { code?: unknown })?.code === "ENOENT",
   pid: process.pid,
+  processScope,
   isProcessAlive,
   createHash: sha256,
 };
@@ -77,4 +111,12 @@ function wrap(handle: fs.FileHandle): FileHandle {
     size: async () => (await handle.stat()).size,
     close: () => handle.close(),
   };
+}
+
+/** The error for a path that is not a regular file: "not found" as an entry. */
+function notAFile(path: string): Error {
+  return Object.assign(
+    new Error(`Cannot open ${path} for reading: not a regular file`),
+    { code: "ENOENT" },
+  );
 }

@@ -1,0 +1,19 @@
+// A repeating timer that never keeps a process alive by itself, on every
+// runtime: Node and Bun return a Timeout with unref(); Deno returns a number
+// that Deno.unrefTimer() takes; browsers have neither and need neither.
+
+/**
+ * Runs `task` every `ms` milliseconds until the returned function is called,
+ * without keeping the process alive for it (SEMANTICS 12).
+ */
+export function unrefInterval(task: () => void, ms: number): () => void {
+  const timer: unknown = setInterval(task, ms);
+  if (typeof (timer as { unref?: unknown })?.unref === "function") {
+    (timer as { unref(): void }).unref();
+  } else {
+    const deno = (globalThis as { Deno?: { unrefTimer?(id: number): void } })
+      .Deno;
+    deno?.unrefTimer?.(timer as number);
+  }
+  return () => clearInterval(timer as number);
+}

@@ -1,0 +1,51 @@
+// Where FsStore keeps what, under its directory:
+//
+//   entries/<sha256 of the key>   committed entries, one file each
+//   tmp/<owner>/<id>              entries being written by one store (owner)
+//   tmp/<owner>/<id>.removed      deleted entries that readers still read
+//
+// File names come from a hash of the key, so any string is a valid key and
+// nothing is created outside the directory (SEMANTICS 15).
+
+import { checkKey } from "../_validate.ts";
+
+/** A committed entry's file name: 64 lowercase hex digits. */
+export const ENTRY_NAME = /^[0-9a-f]{64}$/;
+
+/** The paths of one store's directory. */
+export class Layout {
+  readonly dir: string;
+  readonly entries: string;
+  readonly tmp: string;
+
+  constructor(dir: string) {
+    this.dir = dir.replace(/\/+$/, "") || "/";
+    this.entries = `${this.dir}/entries`;
+    this.tmp = `${this.dir}/tmp`;
+  }
+
+  /** The committed file of `key`. */
+  async entry(key: string): Promise<string> {
+    return `${this.entries}/${await hashKey(key)}`;
+  }
+}
+
+/** The file name of a key: SHA-256 hex, so any string maps inside the directory. */
+export async function hashKey(key: string): Promise<string> {
+  checkKey(key, "hash key");
+  // JSON keeps every string distinct: TextEncoder alone would turn each lone
+  // surrogate into U+FFFD, and "\ud800" and "\ufffd" would collide.
+  return await sha256Hex(JSON.stringify(key));
+}
+
+/** SHA-256 of a string's UTF-8 bytes, as lowercase hex. */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(text),
+  );
+  return Array.from(
+    new Uint8Array(digest),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  ).join("");
+}
