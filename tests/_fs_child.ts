@@ -5,7 +5,7 @@
 //
 //   <runtime> _fs_child.ts --streamcache-fs-child fd-pressure <dir>
 //     prints "one <finished> <failed> <wrong>" for 300 slow readers of one
-//     4 MiB entry, then "many <finished> <emfile> <other> <wrong>" for one
+//     512 KiB entry, then "many <finished> <emfile> <other> <wrong>" for one
 //     reader of each of 200 small entries at once.
 //   <runtime> _fs_child.ts --streamcache-fs-child writer <dir>
 //     starts an entry, writes half of it, prints "ready"; on "commit" writes
@@ -74,13 +74,15 @@ async function withCache(
 
 const fdPressure = (dir: string) =>
   withCache(dir, async (cache) => {
-    const big = pattern(4 * 1024 * 1024, 5);
+    // 300 readers open at once, each reading 8 chunks: far more readers than
+    // descriptors, with few reads.
+    const big = pattern(512 * 1024, 5);
     await (await cache.getOrCreate("big", () => big)).done;
     const entry = (await cache.get("big"))!;
     const one = await Promise.allSettled(
       Array.from(
         { length: 300 },
-        () => readSlowly(entry.readable({ chunkSize: 256 * 1024 })),
+        () => readSlowly(entry.readable({ chunkSize: 64 * 1024 })),
       ),
     );
     const finished = one.filter((r) => r.status === "fulfilled");
@@ -95,7 +97,7 @@ const fdPressure = (dir: string) =>
       Array.from({ length: 200 }, (_, i) => cache.get(`small ${i}`)),
     );
     const many = await Promise.allSettled(
-      entries.map((entry) => readSlowly(entry!.readable({ chunkSize: 1000 }))),
+      entries.map((entry) => readSlowly(entry!.readable({ chunkSize: 2500 }))),
     );
     let [ok, emfile, other, bad] = [0, 0, 0, 0];
     for (const [i, result] of many.entries()) {

@@ -138,7 +138,7 @@ function startChild(role: string, dir: string, wrapper: string[] = []): Child {
             );
           }),
         ]),
-        60_000,
+        150_000,
         `"${word}" from the ${role} child`,
       ),
     send: (line) => child.stdin.write(`${line}\n`),
@@ -160,12 +160,10 @@ function canUnshare(): boolean {
 
 // ---- the tests ------------------------------------------------------------
 
-describe("FsStore hardening", { timeout: 180_000 }, () => {
+describe("FsStore hardening", { timeout: 400_000 }, () => {
   it(
-    "rule 6: under a limit of 64 file descriptors, 300 slow readers of one 4 MiB entry all finish byte for byte; readers of 200 entries that meet EMFILE fail alone",
-    {
-      timeout: 120_000,
-    },
+    "rule 6: under a limit of 64 file descriptors, 300 slow readers of one entry all finish byte for byte; readers of 200 entries that meet EMFILE fail alone",
+    { timeout: 320_000 },
     () =>
       withDir(async (dir) => {
         const child = startChild("fd-pressure", dir, [

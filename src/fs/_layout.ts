@@ -10,7 +10,7 @@
 import { checkKey } from "../_validate.ts";
 
 /** A committed entry's file name: 64 lowercase hex digits. */
-export const ENTRY_NAME = /^[0-9a-f]{64}$/;
+export const ENTRY_NAME: RegExp = /^[0-9a-f]{64}$/;
 
 /** The paths of one store's directory. */
 export class Layout {
