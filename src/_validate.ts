@@ -11,10 +11,13 @@ export function describeValue(value: unknown): string {
   return typeof name === "string" && name !== "" ? name : "object";
 }
 
-/** Quotes a key for a message, shortened so a 100 KB key cannot flood a log. */
+/**
+ * Quotes a key for a message, shortened so a 100 KB key cannot flood a log,
+ * in time that does not grow with the key: only its head is quoted.
+ */
 export function quoteKey(key: string): string {
-  const quoted = JSON.stringify(key);
-  return quoted.length <= 64
+  const quoted = JSON.stringify(key.slice(0, 64));
+  return key.length <= 64 && quoted.length <= 64
     ? quoted
     : `${quoted.slice(0, 60)}…" (${key.length} chars)`;
 }
