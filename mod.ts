@@ -40,10 +40,12 @@ export type {
 export { MemoryStore } from "./src/memory_store.ts";
 export type { MemoryStoreOptions } from "./src/memory_store.ts";
 export type {
+  EntryLifetime,
   EntryMeta,
   JsonValue,
   Store,
   StoreReader,
+  StoreCreateOptions,
   StoreRecord,
   StoreWriter,
 } from "./src/store.ts";

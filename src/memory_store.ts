@@ -10,6 +10,7 @@ import { EntryNotFoundError } from "./errors.ts";
 import type {
   EntryMeta,
   Store,
+  StoreCreateOptions,
   StoreReader,
   StoreRecord,
   StoreWriter,
@@ -62,6 +63,8 @@ export class MemoryStore implements Store {
   readonly #blockSize: number;
   readonly #logs = new Map<string, BlockLog>();
   readonly #records = new Map<string, StoreRecord>();
+  /** The key each committed id is the record of. */
+  readonly #keyOf = new Map<string, string>();
   readonly #prefix = crypto.randomUUID();
   #nextId = 0;
 
@@ -86,15 +89,21 @@ export class MemoryStore implements Store {
    *
    * @param key The entry's key.
    * @param meta The entry's metadata.
+   * @param options Its creation time and lifetime.
    * @returns A writer whose bytes are readable at once and looked up after commit.
    */
-  create(key: string, meta: EntryMeta | undefined): Promise<StoreWriter> {
+  create(
+    key: string,
+    meta: EntryMeta | undefined,
+    options: StoreCreateOptions = {},
+  ): Promise<StoreWriter> {
     // Unique beyond this process too: ids are used as HTTP validators.
     const id = `${this.#prefix}-${++this.#nextId}`;
     const log = new BlockLog(this.#blockSize);
     this.#logs.set(id, log);
-    const created = Date.now();
+    const { created = Date.now(), lifetime } = options;
     const records = this.#records;
+    const keyOf = this.#keyOf;
     return Promise.resolve({
       id,
       write(chunk: Uint8Array): Promise<void> {
@@ -103,8 +112,19 @@ export class MemoryStore implements Store {
       },
       commit(): Promise<StoreRecord> {
         log.seal();
-        const record = { key, id, meta, size: log.size, created };
+        const record: StoreRecord = {
+          key,
+          id,
+          meta,
+          size: log.size,
+          created,
+          accessed: created,
+          ...(lifetime ? { lifetime } : {}),
+        };
+        const replaced = records.get(key);
+        if (replaced) keyOf.delete(replaced.id);
         records.set(key, record);
+        keyOf.set(id, key);
         return Promise.resolve(record);
       },
     });
@@ -150,7 +170,10 @@ export class MemoryStore implements Store {
    * @param id The entry meant.
    */
   remove(key: string, id: string): Promise<void> {
-    if (this.#records.get(key)?.id === id) this.#records.delete(key);
+    if (this.#records.get(key)?.id === id) {
+      this.#records.delete(key);
+      this.#keyOf.delete(id);
+    }
     return Promise.resolve();
   }
 
@@ -173,10 +196,37 @@ export class MemoryStore implements Store {
     yield* [...this.#records.keys()];
   }
 
+  /**
+   * Records that entry `id` was read at `time`, to the millisecond; see
+   * {@linkcode Store.touch}.
+   *
+   * @param id The entry's storage identity.
+   * @param time When it was read.
+   */
+  touch(id: string, time: number): Promise<void> {
+    const key = this.#keyOf.get(id);
+    const record = key === undefined ? undefined : this.#records.get(key);
+    if (key !== undefined && record !== undefined) {
+      const accessed = Math.max(record.accessed ?? 0, time);
+      this.#records.set(key, { ...record, accessed });
+    }
+    return Promise.resolve();
+  }
+
+  /**
+   * Lists every committed entry's record; see {@linkcode Store.records}.
+   *
+   * @returns The records, with their access times.
+   */
+  async *records(): AsyncIterable<StoreRecord> {
+    yield* [...this.#records.values()];
+  }
+
   /** Drops every entry. */
   close(): Promise<void> {
     this.#logs.clear();
     this.#records.clear();
+    this.#keyOf.clear();
     return Promise.resolve();
   }
 }

@@ -97,8 +97,76 @@ export interface StoreRecord {
   readonly meta: EntryMeta | undefined;
   /** The number of bytes committed. */
   readonly size: number;
-  /** When the entry was created, in milliseconds since the epoch. */
+  /**
+   * When the entry was created, in milliseconds since the epoch: the
+   * `created` given to `create`, else the store's clock at `create`.
+   */
   readonly created: number;
+  /**
+   * When the entry was last read, as the latest `touch(id, time)` recorded
+   * it (to the store's resolution), else `created`. Only stores that have
+   * `touch` keep it; others may leave it out.
+   */
+  readonly accessed?: number;
+  /** The lifetime given to `create`, if any. */
+  readonly lifetime?: EntryLifetime;
+}
+
+/**
+ * How long one entry stays fresh, when it differs from the cache's defaults.
+ * Stores keep it with the entry, so a restart keeps it too. All times are in
+ * milliseconds.
+ *
+ * @example An entry fresh for a minute, served stale for ten more while it is refreshed
+ * ```ts
+ * import { MemoryStore } from "@streamcache/streamcache";
+ * import type { EntryLifetime } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * const lifetime: EntryLifetime = { maxAge: 60_000, staleWhileRevalidate: 600_000 };
+ * const store = new MemoryStore();
+ * const writer = await store.create("feed.xml", undefined, { lifetime });
+ * await writer.commit();
+ * assert.deepEqual((await store.lookup("feed.xml"))?.lifetime, lifetime);
+ * await store.close();
+ * ```
+ */
+export interface EntryLifetime {
+  /** Idle time since the last access after which the entry is stale. */
+  readonly ttl?: number;
+  /** Time since creation after which the entry is stale. */
+  readonly maxAge?: number;
+  /**
+   * Time after going stale during which the entry is still served, at once,
+   * while one refresh runs in the background.
+   */
+  readonly staleWhileRevalidate?: number;
+  /** Time after going stale during which the entry is served when its refresh fails. */
+  readonly staleIfError?: number;
+}
+
+/**
+ * What a cache tells a store about a new entry besides its key and metadata.
+ *
+ * @example Recording the cache's clock and a lifetime
+ * ```ts
+ * import { MemoryStore } from "@streamcache/streamcache";
+ * import type { StoreCreateOptions } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * const options: StoreCreateOptions = { created: 1_000, lifetime: { ttl: 5_000 } };
+ * const store = new MemoryStore();
+ * const record = await (await store.create("k", undefined, options)).commit();
+ * assert.equal(record.created, 1_000);
+ * assert.deepEqual(record.lifetime, { ttl: 5_000 });
+ * await store.close();
+ * ```
+ */
+export interface StoreCreateOptions {
+  /** The creation time to record (the cache's clock), in ms since the epoch. */
+  readonly created?: number;
+  /** The entry's own lifetime, to keep with it. */
+  readonly lifetime?: EntryLifetime;
 }
 
 /**
@@ -212,9 +280,14 @@ export interface Store {
    *
    * @param key The entry's key: any string, including hostile ones (SEMANTICS 15).
    * @param meta The entry's metadata, to be returned by `lookup` once committed.
+   * @param options Its creation time and lifetime, to be returned in its record.
    * @returns A writer for the new entry.
    */
-  create(key: string, meta: EntryMeta | undefined): Promise<StoreWriter>;
+  create(
+    key: string,
+    meta: EntryMeta | undefined,
+    options?: StoreCreateOptions,
+  ): Promise<StoreWriter>;
   /**
    * Finds the committed entry for `key`.
    *
@@ -257,6 +330,25 @@ export interface Store {
    * @returns The keys, each once, in no particular order.
    */
   keys(): AsyncIterable<string>;
+  /**
+   * Optional: records that entry `id` was read at `time`, so a restart can
+   * rebuild the cache's least-recently-used order. The cache calls it on
+   * every access; a store may keep only some of them (to a resolution it
+   * documents) and must stay cheap. Unknown ids are ignored. Failures are
+   * ignored by the cache.
+   *
+   * @param id The entry's storage identity.
+   * @param time When it was read, in ms since the epoch (the cache's clock).
+   */
+  touch?(id: string, time: number): Promise<void>;
+  /**
+   * Optional: lists the records of every committed entry, with `accessed`,
+   * without reading any entry's bytes, in one pass. A cache uses it once
+   * after a restart to rebuild its byte count and recency order.
+   *
+   * @returns Each committed entry's record once, in no particular order.
+   */
+  records?(): AsyncIterable<StoreRecord>;
   /** Releases what the store holds (handles, connections). Called once, last. */
   close(): Promise<void>;
 }
