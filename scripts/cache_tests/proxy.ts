@@ -50,13 +50,18 @@ async function forward(request: Request): Promise<Response> {
   const body = request.method === "GET" || request.method === "HEAD"
     ? null
     : await request.arrayBuffer();
-  return await fetch(target, {
-    method: request.method,
-    headers,
-    body,
-    redirect: "manual",
-    signal: request.signal,
-  });
+  try {
+    return await fetch(target, {
+      method: request.method,
+      headers,
+      body,
+      redirect: "manual",
+      signal: request.signal,
+    });
+  } catch (error) {
+    // The upstream closed or failed: what a proxy answers then (RFC 9110 15.6.3).
+    return new Response(`${error}`, { status: 502 });
+  }
 }
 
 const cache = new StreamCache();
