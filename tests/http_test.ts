@@ -1,6 +1,7 @@
 // The HTTP wrapper, driven with Request objects on every runtime: what is
-// stored, what passes through, Range, conditional requests, HEAD, failures
-// and disconnects.
+// stored, what passes through, failures, unusable bodies and disconnects.
+// Range, conditional requests, HEAD, sharing and Cache-Control have files
+// of their own (tests/http_*_test.ts).
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -14,34 +15,19 @@ import {
   pattern,
   withCache,
 } from "./_helpers.ts";
-
-const URL_A = "http://example.test/reports/a.csv";
-
-/** A handler that counts its runs and answers with `body` and `init`. */
-function counting(
-  body: () => string | ReadableStream<Uint8Array> | null,
-  init: ResponseInit = {},
-) {
-  const calls: Request[] = [];
-  const handler: Handler = (request) => {
-    calls.push(request);
-    return new Response(body(), init);
-  };
-  return { handler, calls };
-}
-
-const get = (url = URL_A, headers: Record<string, string> = {}) =>
-  new Request(url, { headers });
+import { counting, generating, get, URL_A } from "./_http_helpers.ts";
 
 describe("cached(): storing responses", () => {
-  it("stores status, status text and end-to-end headers, and serves them from the cache", () =>
+  it("stores status, status text and end-to-end headers, without hop-by-hop ones or those Connection names (RFC 9111 §3.1, RFC 9110 §7.6.1)", () =>
     withCache(async (cache) => {
       const { handler, calls } = counting(() => "id,total\n1,2\n", {
         statusText: "Fine",
         headers: {
           "content-type": "text/csv",
           "x-report": "q3",
-          connection: "close",
+          connection: "close, x-hop",
+          "keep-alive": "timeout=5",
+          "x-hop": "1",
         },
       });
       const serve = cached(handler, { cache });
@@ -52,11 +38,9 @@ describe("cached(): storing responses", () => {
       assert.equal(second.statusText, "Fine");
       assert.equal(second.headers.get("content-type"), "text/csv");
       assert.equal(second.headers.get("x-report"), "q3");
-      assert.equal(
-        second.headers.get("connection"),
-        null,
-        "hop-by-hop headers are not stored",
-      );
+      for (const name of ["connection", "keep-alive", "x-hop"]) {
+        assert.equal(second.headers.get(name), null, `${name} is not stored`);
+      }
       assert.equal(second.headers.get("content-length"), "13");
       assert.equal(second.headers.get("accept-ranges"), "bytes");
       assert.match(second.headers.get("etag") ?? "", /^"[^"]+"$/);
@@ -79,23 +63,7 @@ describe("cached(): storing responses", () => {
       for (const body of bodies) assert.deepEqual(new Uint8Array(body), data);
     }));
 
-  it("keys GET and HEAD alike: a HEAD miss produces the entry a GET then hits", () =>
-    withCache(async (cache) => {
-      const { handler, calls } = counting(() => "body");
-      const serve = cached(handler, { cache });
-      const head = await serve(new Request(URL_A, { method: "HEAD" }));
-      assert.equal(head.status, 200);
-      assert.equal(head.body, null);
-      assert.equal(
-        calls[0]?.method,
-        "GET",
-        "the handler produces the GET representation",
-      );
-      assert.equal(await (await serve(get())).text(), "body");
-      assert.equal(calls.length, 1);
-    }));
-
-  it("passes through untouched, and never stores, what is not cacheable", () =>
+  it("passes through untouched, and never stores, what is not cacheable (RFC 9111 §3)", () =>
     withCache(async (cache) => {
       const cases: [string, ResponseInit, string][] = [
         ["500", { status: 500 }, "/500"],
@@ -109,6 +77,11 @@ describe("cached(): storing responses", () => {
           "private",
           { headers: { "cache-control": "private, max-age=60" } },
           "/private",
+        ],
+        [
+          "no-cache",
+          { headers: { "cache-control": "max-age=60, No-Cache" } },
+          "/no-cache",
         ],
         ["cookie", { headers: { "set-cookie": "a=b" } }, "/cookie"],
         ["vary", { headers: { vary: "accept-encoding" } }, "/vary"],
@@ -167,165 +140,35 @@ describe("cached(): storing responses", () => {
     }));
 });
 
-describe("cached(): Range and conditional requests", () => {
-  const body = "0123456789abcdefghij"; // 20 bytes
-
-  it("answers single ranges with 206 and Content-Range, suffix and open ranges included", () =>
+describe("cached(): bodies the handler makes", () => {
+  it("fails clearly when the handler's body was already read or is locked, and the next request for the URL is served (issue 13.8; rule 18)", () =>
     withCache(async (cache) => {
-      const serve = cached(() => new Response(body), { cache });
-      await (await serve(get())).text();
-      for (
-        const [range, expected, contentRange] of [
-          ["bytes=2-5", "2345", "bytes 2-5/20"],
-          ["bytes=15-", "fghij", "bytes 15-19/20"],
-          ["bytes=-3", "hij", "bytes 17-19/20"],
-          ["bytes=18-100", "ij", "bytes 18-19/20"],
-        ]
-      ) {
-        const response = await serve(get(URL_A, { range: range! }));
-        assert.equal(response.status, 206, range);
-        assert.equal(response.headers.get("content-range"), contentRange);
-        assert.equal(
-          response.headers.get("content-length"),
-          String(expected!.length),
-        );
-        assert.equal(await response.text(), expected);
-      }
-    }));
-
-  it("answers an unsatisfiable range with 416 and the complete length", () =>
-    withCache(async (cache) => {
-      const serve = cached(() => new Response(body), { cache });
-      await (await serve(get())).text();
-      const response = await serve(get(URL_A, { range: "bytes=20-" }));
-      assert.equal(response.status, 416);
-      assert.equal(response.headers.get("content-range"), "bytes */20");
-      assert.equal(await response.text(), "");
-    }));
-
-  it("serves the whole body for several ranges or a malformed Range", () =>
-    withCache(async (cache) => {
-      const serve = cached(() => new Response(body), { cache });
-      for (
-        const range of ["bytes=0-1,4-5", "bytes=5-2", "items=0-1", "bytes=x-"]
-      ) {
-        const response = await serve(get(URL_A, { range }));
-        assert.equal(response.status, 200, range);
-        assert.equal(await response.text(), body);
-      }
-    }));
-
-  it("answers If-None-Match with 304, and If-Range with the range only when the ETag matches", () =>
-    withCache(async (cache) => {
-      const serve = cached(
-        () =>
-          new Response(body, { headers: { "cache-control": "max-age=60" } }),
-        {
-          cache,
-        },
-      );
-      const first = await serve(get());
-      await first.text();
-      const etag = (await serve(get())).headers.get("etag")!;
-      const notModified = await serve(
-        get(URL_A, { "if-none-match": `"other", ${etag}` }),
-      );
-      assert.equal(notModified.status, 304);
-      assert.equal(notModified.headers.get("etag"), etag);
-      assert.equal(notModified.headers.get("cache-control"), "max-age=60");
-      assert.equal(await notModified.text(), "");
-      assert.equal(
-        (await serve(get(URL_A, { "if-none-match": '"stale"' }))).status,
-        200,
-      );
-      const matching = await serve(
-        get(URL_A, { range: "bytes=0-1", "if-range": etag }),
-      );
-      assert.equal(matching.status, 206);
-      assert.equal(await matching.text(), "01");
-      const stale = await serve(
-        get(URL_A, { range: "bytes=0-1", "if-range": '"stale"' }),
-      );
-      assert.equal(stale.status, 200);
-      assert.equal(await stale.text(), body);
-    }));
-
-  it("gives a new ETag when the key is produced again", () =>
-    withCache(async (cache) => {
-      const serve = cached(() => new Response(body), { cache });
-      await (await serve(get())).text();
-      const before = (await serve(get())).headers.get("etag");
-      await cache.delete(URL_A);
-      await (await serve(get())).text();
-      const after = (await serve(get())).headers.get("etag");
-      assert.notEqual(before, after);
-    }));
-
-  it("answers HEAD with the headers of GET and no body", () =>
-    withCache(async (cache) => {
-      const serve = cached(
-        () => new Response(body, { headers: { "content-type": "text/plain" } }),
-        {
-          cache,
-        },
-      );
-      await (await serve(get())).text();
-      const head = await serve(new Request(URL_A, { method: "HEAD" }));
-      assert.equal(head.status, 200);
-      assert.equal(head.headers.get("content-type"), "text/plain");
-      assert.equal(head.headers.get("content-length"), "20");
-      assert.equal(head.body, null);
-      const ranged = await serve(
-        new Request(URL_A, { method: "HEAD", headers: { range: "bytes=1-2" } }),
-      );
-      assert.equal(ranged.status, 206);
-      assert.equal(ranged.headers.get("content-range"), "bytes 1-2/20");
-    }));
-});
-
-describe("cached(): entries still being generated", () => {
-  it("streams a Range of an entry still written as its bytes arrive", () =>
-    withCache(async (cache) => {
-      const source = manualSource();
-      const serve = cached(() => new Response(source.stream), { cache });
-      const whole = await serve(get());
-      source.push(encode("01234"));
-      const ranged = serve(get(URL_A, { range: "bytes=3-7" }));
-      source.push(encode("56"));
-      const partial = await ranged;
-      assert.equal(partial.status, 206);
-      assert.equal(partial.headers.get("content-range"), "bytes 3-7/*");
-      assert.equal(partial.headers.get("content-length"), "5");
-      assert.equal(
-        partial.headers.get("etag"),
-        null,
-        "no validator before the entry is complete",
-      );
-      const text = partial.text();
-      assert.equal(await isSettled(text), false, "waits for byte 7");
-      source.push(encode("789"));
-      assert.equal(await text, "34567");
-      source.close();
-      assert.equal(await whole.text(), "0123456789");
-    }));
-
-  it("uses a declared Content-Length for an entry still written, and for open ranges", () =>
-    withCache(async (cache) => {
-      const source = manualSource();
-      const serve = cached(
-        () =>
-          new Response(source.stream, { headers: { "content-length": "10" } }),
-        { cache },
-      );
-      const whole = await serve(get());
-      assert.equal(whole.headers.get("content-length"), "10");
-      const tail = await serve(get(URL_A, { range: "bytes=6-" }));
-      assert.equal(tail.status, 206);
-      assert.equal(tail.headers.get("content-range"), "bytes 6-9/10");
-      source.push(encode("0123456789"));
-      source.close();
-      assert.equal(await tail.text(), "6789");
-      assert.equal(await whole.text(), "0123456789");
+      let runs = 0;
+      const serve = cached(async () => {
+        runs++;
+        if (runs === 1) {
+          const used = new Response("used");
+          await used.text();
+          return used;
+        }
+        if (runs === 2) {
+          const locked = new Response("locked");
+          locked.body!.getReader();
+          return locked;
+        }
+        return new Response("fine");
+      }, { cache });
+      await assert.rejects(serve(get()), {
+        name: "TypeError",
+        message: /^Cannot cache response: its body is already read or locked/,
+      });
+      await assert.rejects(serve(get()), {
+        name: "TypeError",
+        message: /^Cannot cache response: its body is already read or locked/,
+      });
+      assert.equal(await cache.has(URL_A), false);
+      assert.equal(await (await serve(get())).text(), "fine");
+      assert.equal(runs, 3);
     }));
 
   it("fails, and does not cache, a body that ends short of its Content-Length (rule 5)", () =>
@@ -429,6 +272,50 @@ describe("cached(): failures and disconnects", () => {
       assert.equal(runs, 2);
     }));
 
+  it("with abortWhenUnread, counts a Range client waiting for its first byte and one waiting for the total (issue 13.9)", () =>
+    withCache(async (cache) => {
+      const { handler, source } = generating();
+      const serve = cached(handler, { cache, abortWhenUnread: true });
+      const reader = await serve(get());
+      source.push(encode("0123"));
+      const ranged = serve(get(URL_A, { range: "bytes=6-7" }));
+      const suffix = serve(get(URL_A, { range: "bytes=-2" }));
+      await isSettled(ranged);
+      const entry = (await cache.get(URL_A))!;
+      await reader.body!.cancel();
+      assert.equal(entry.state, "writing", "two clients still wait");
+      source.push(encode("4567"));
+      assert.equal(await (await ranged).text(), "67");
+      assert.equal(entry.state, "writing", "one client still waits");
+      source.push(encode("89"));
+      source.close();
+      assert.equal(await (await suffix).text(), "89");
+      assert.equal(await entry.done, 10);
+    }));
+
+  it("with abortWhenUnread, stops the generation when the last client waiting for a range disconnects (issue 13.9)", () =>
+    withCache(async (cache) => {
+      const { handler, source } = generating();
+      const serve = cached(handler, { cache, abortWhenUnread: true });
+      const reader = await serve(get());
+      source.push(encode("01"));
+      const client = new AbortController();
+      const ranged = serve(
+        new Request(URL_A, {
+          headers: { range: "bytes=5-9" },
+          signal: client.signal,
+        }),
+      );
+      await isSettled(ranged);
+      const entry = (await cache.get(URL_A))!;
+      await reader.body!.cancel();
+      assert.equal(entry.state, "writing", "the range client still waits");
+      client.abort();
+      await assert.rejects(ranged, { name: "AbortError" });
+      await assert.rejects(entry.done, { name: "AbortError" });
+      assert.equal(await cache.has(URL_A), false);
+    }));
+
   it("reports each request's outcome: miss, join, hit, uncacheable, bypass", () =>
     withCache(async (cache) => {
       const source = manualSource();
@@ -478,6 +365,22 @@ describe("cached(): failures and disconnects", () => {
         message:
           `Cannot serve entry "${URL_A}": its metadata was not written by cached()`,
       });
+    }));
+
+  it("serves an entry stored by an earlier version, whose metadata has no creation time", () =>
+    withCache(async (cache) => {
+      const meta = { status: 200, statusText: "", headers: [["x-old", "1"]] };
+      await (await cache.getOrCreate(URL_A, () => ({
+        body: encode("stored before"),
+        meta,
+      }))).done;
+      const serve = cached(() => new Response("never"), { cache });
+      const response = await serve(get(URL_A, { range: "bytes=7-" }));
+      assert.equal(response.status, 206);
+      assert.equal(response.headers.get("x-old"), "1");
+      assert.equal(response.headers.get("age"), null, "its age is unknown");
+      assert.match(response.headers.get("etag") ?? "", /^"/);
+      assert.equal(await response.text(), "before");
     }));
 
   it("rejects a wrapper without a cache or a handler, clearly", () => {

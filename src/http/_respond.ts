@@ -1,224 +1,319 @@
-// Builds the response for one request from a cache entry: status and headers
-// from the entry's metadata, a strong ETag once it is complete, 304 for a
-// matching If-None-Match, 206/416 for a single Range (also while the entry is
-// still written), and no body for HEAD.
+// Builds the response for one request from a cache entry: the stored status
+// and headers with a Date, an Age, the validators (ETag, Last-Modified)
+// from the first byte on, the preconditions of RFC 9110 section 13 (304,
+// 412), a single Range (206, 416), also while the entry is still generated,
+// and HEAD without a body.
 
 import type { Entry } from "../entry.ts";
-import { type HttpMeta, noneMatch } from "./_policy.ts";
-import { parseRange, resolveRange } from "./_range.ts";
+import { currentAge } from "./_age.ts";
+import {
+  evaluatePreconditions,
+  ifRangeMatches,
+  type Validators,
+} from "./_conditionals.ts";
+import { headBody } from "./_head.ts";
+import { formatHttpDate, parseHttpDate } from "./_http_date.ts";
+import { type HttpMeta, readMeta } from "./_meta.ts";
+import {
+  type ByteRange,
+  isClosed,
+  parseRange,
+  resolveRange,
+  type Span,
+} from "./_range.ts";
+import { type Lease, NO_LEASE } from "./_unread_watch.ts";
 
-type ReadResult = Awaited<
-  ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>
->;
-
-/** Lets the wrapper see each response body start and end (for `abortWhenUnread`). */
-export interface BodyWatch {
-  opened(): void;
-  closed(cancelled: boolean): void;
+/** What {@linkcode respond} answers from. */
+export interface RespondOptions {
+  /** The entry to serve. */
+  readonly entry: Entry;
+  /** The client's request. */
+  readonly request: Request;
+  /**
+   * Whether this request's handler call made the entry: its response was
+   * made for it, so it gets no Age unless the handler's response had one.
+   */
+  readonly produced: boolean;
+  /** This client's hold on the entry; released once answered or read. */
+  readonly lease: Lease;
+  /** Headers only this client may see (its own response's `no-cache="…"` fields). */
+  readonly unshared?: readonly (readonly [string, string])[];
 }
 
-export async function respond(
-  entry: Entry,
-  request: Request,
-  watch: BodyWatch | undefined,
-): Promise<Response> {
-  const meta = entry.meta as HttpMeta | undefined;
-  if (typeof meta?.status !== "number" || !Array.isArray(meta.headers)) {
-    // The key's entry was made by other code sharing this cache.
-    throw new TypeError(
-      `Cannot serve entry ${
-        JSON.stringify(entry.key).slice(0, 64)
-      }: its metadata was not written by cached()`,
-    );
+/** Statuses whose responses never have a body (Fetch's null body statuses). */
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+/** The fields a 304 keeps (RFC 9110 15.4.5), and Age; 412 and 416 keep them too, with a Date of their own. */
+const CONDITIONAL_FIELDS = [
+  "cache-control",
+  "content-location",
+  "date",
+  "etag",
+  "expires",
+  "vary",
+  "age",
+];
+
+/** The response to `request` from `entry`. */
+export async function respond(options: RespondOptions): Promise<Response> {
+  try {
+    return await answer(options);
+  } catch (error) {
+    options.lease.release(isAbort(error, options.request));
+    throw error;
   }
+}
+
+async function answer(options: RespondOptions): Promise<Response> {
+  const { entry, request, produced, lease } = options;
+  const meta = readMeta(entry);
+  const now = Date.now();
   const headers = new Headers(meta.headers as [string, string][]);
-  const etag = entry.complete ? `"${entry.id}"` : undefined;
-  if (etag) headers.set("etag", etag);
-  const head = request.method === "HEAD";
+  for (const [name, value] of options.unshared ?? []) {
+    headers.append(name, value);
+  }
+  // RFC 9110 6.6.1: the handler's Date is the origin's and stays (a cache
+  // must not change it); without one, the wrapper is the origin server and
+  // each response is a message it originates now.
+  if (!headers.has("date")) headers.set("date", formatHttpDate(now));
+  const age = currentAge(meta, now);
+  if (age !== undefined && (!produced || (meta.age ?? 0) > 0)) {
+    headers.set("age", String(age));
+  }
+  const reply = new Reply({ entry, request, meta, headers, lease });
+  // RFC 9110 13.2.1: preconditions and ranges are for a 2xx representation.
+  if (meta.status < 200 || meta.status > 299) return reply.whole();
 
-  const ifNoneMatch = request.headers.get("if-none-match");
-  if (etag && ifNoneMatch !== null && noneMatch(ifNoneMatch, etag)) {
-    return new Response(null, {
-      status: 304,
-      headers: validatorHeaders(headers),
-    });
+  if (!headers.has("etag")) headers.set("etag", strongETag(entry.id));
+  const own = parseHttpDate(headers.get("last-modified"));
+  const lastModified = own ?? defaultLastModified(headers, meta);
+  if (!headers.has("last-modified") && lastModified !== undefined) {
+    headers.set("last-modified", formatHttpDate(lastModified));
   }
-  if (meta.status !== 200) {
-    return reply(
-      entry,
-      { start: 0, end: undefined },
-      meta.status,
-      headers,
-      head,
-      watch,
-      meta,
-    );
-  }
+  const validators: Validators = {
+    etag: headers.get("etag")!,
+    lastModified,
+    // 8.8.2.2: a date tells versions apart only if it is the handler's own
+    // and the representation was made at least a second after it. The
+    // default one (a Date, or the creation time) never is one, so If-Range
+    // with a date never matches it.
+    strongDate: own !== undefined && meta.created !== undefined &&
+      own <= meta.created - 1000,
+  };
+  const verdict = evaluatePreconditions(request.headers, validators);
+  if (verdict !== undefined) return reply.bodiless(verdict);
+  if (meta.status !== 200) return reply.whole();
+
   headers.set("accept-ranges", "bytes");
-
   let range = parseRange(request.headers.get("range"));
   const ifRange = request.headers.get("if-range");
-  // If-Range with a date never matches: the cache keeps no Last-Modified.
-  if (range && ifRange !== null && ifRange.trim() !== etag) range = undefined;
-  if (!range) {
-    return reply(
-      entry,
-      { start: 0, end: undefined },
-      200,
-      headers,
-      head,
-      watch,
-      meta,
+  if (range && ifRange !== null && !ifRangeMatches(ifRange, validators)) {
+    range = undefined; // 13.1.5: the client's copy is another version
+  }
+  if (!range) return reply.whole();
+  return await reply.partial(range);
+}
+
+/** What a {@linkcode Reply} answers from. */
+interface ReplyOptions {
+  readonly entry: Entry;
+  readonly request: Request;
+  readonly meta: HttpMeta;
+  /** The response headers so far; the reply adds its own. */
+  readonly headers: Headers;
+  readonly lease: Lease;
+}
+
+/** The ways one request can be answered from its entry. */
+class Reply {
+  readonly #entry: Entry;
+  readonly #request: Request;
+  readonly #meta: HttpMeta;
+  readonly #headers: Headers;
+  readonly #lease: Lease;
+  readonly #head: boolean;
+
+  constructor(options: ReplyOptions) {
+    this.#entry = options.entry;
+    this.#request = options.request;
+    this.#meta = options.meta;
+    this.#headers = options.headers;
+    this.#lease = options.lease;
+    this.#head = options.request.method === "HEAD";
+  }
+
+  /** The whole representation, with its stored status. */
+  whole(): Response {
+    const entry = this.#entry;
+    const length = entry.complete ? entry.size : this.#meta.length;
+    const status = this.#meta.status;
+    const init = {
+      status,
+      statusText: this.#meta.statusText,
+      headers: this.#headers,
+    };
+    if (NULL_BODY.has(status)) {
+      this.#lease.release(false);
+      return new Response(null, init);
+    }
+    if (length !== undefined) {
+      this.#headers.set("content-length", String(length));
+    }
+    if (this.#head) {
+      this.#lease.release(false);
+      return new Response(
+        length === undefined ? headBody(entry.done) : null,
+        init,
+      );
+    }
+    return new Response(watched(entry.readable(), this.#lease), init);
+  }
+
+  /** A 304, 412 or 416 without a body, with the fields RFC 9110 15.4.5 lists. */
+  bodiless(status: 304 | 412 | 416, total?: number): Response {
+    this.#lease.release(false);
+    const kept = new Headers();
+    for (const name of CONDITIONAL_FIELDS) {
+      const value = this.#headers.get(name);
+      if (value !== null) kept.set(name, value);
+    }
+    if (status !== 304) kept.set("date", formatHttpDate(Date.now())); // the cache's own message
+    if (status === 416) kept.set("content-range", `bytes */${total}`);
+    return new Response(null, { status, headers: kept });
+  }
+
+  /**
+   * A 206 for a single range, or 416. On an entry still generated whose
+   * length is not known, it answers once it can do so exactly: a `first-last`
+   * range as soon as byte `last` exists (`Content-Range: bytes
+   * first-last/*`) or the entry has ended, any other range once the entry has
+   * ended. A 206 never promises a byte it does not send.
+   */
+  async partial(range: ByteRange): Promise<Response> {
+    const entry = this.#entry;
+    let total = entry.complete ? entry.size : this.#meta.length;
+    let span: Span | undefined;
+    if (total === undefined && isClosed(range)) {
+      total = await this.#lastByteOrEnd(range.last);
+      if (total === undefined) {
+        span = { start: range.first, end: range.last + 1 };
+      }
+    } else if (total === undefined) {
+      total = await abortable(entry.done, this.#request.signal);
+    }
+    if (total === 0 && "suffix" in range && range.suffix > 0) {
+      // 14.1.1: satisfiable, yet no Content-Range can name zero bytes.
+      return this.whole();
+    }
+    if (total !== undefined) {
+      span = resolveRange(range, total);
+      if (!span) return this.bodiless(416, total);
+    }
+    const { start, end } = span!;
+    this.#headers.set(
+      "content-range",
+      `bytes ${start}-${end - 1}/${total ?? "*"}`,
+    );
+    this.#headers.set("content-length", String(end - start));
+    const init = { status: 206, headers: this.#headers };
+    if (this.#head) {
+      this.#lease.release(false);
+      return new Response(null, init);
+    }
+    return new Response(
+      watched(entry.readable({ start, end }), this.#lease),
+      init,
     );
   }
 
-  // The total length: known once complete, or declared by the handler.
-  let total = entry.complete ? entry.size : meta.length;
-  const open = "suffix" in range || range.last === undefined;
-  if (total === undefined && open) {
-    // A suffix or open-ended range needs the total; wait for the end.
-    total = await entry.done;
-  }
-  if (total !== undefined) {
-    const span = resolveRange(range, total);
-    if (!span) {
-      headers.set("content-range", `bytes */${total}`);
-      return new Response(null, {
-        status: 416,
-        headers: validatorHeaders(headers, true),
-      });
+  /**
+   * Waits until byte `last` exists (resolves `undefined`, or the total if the
+   * entry has completed meanwhile) or the entry has ended (its total).
+   */
+  async #lastByteOrEnd(last: number): Promise<number | undefined> {
+    const entry = this.#entry;
+    if (entry.size > last) return entry.complete ? entry.size : undefined;
+    if (!entry.complete) {
+      const probe = entry.readable({ start: last, end: last + 1 }).getReader();
+      try {
+        const { done } = await abortable(probe.read(), this.#request.signal);
+        if (!done) return entry.complete ? entry.size : undefined;
+      } catch (error) {
+        // A RangeError: the entry ended before byte `last`.
+        if (!(error instanceof RangeError)) throw error;
+      } finally {
+        probe.cancel().catch(() => {});
+      }
     }
-    headers.set(
-      "content-range",
-      `bytes ${span.start}-${span.end - 1}/${total}`,
+    return await entry.done;
+  }
+}
+
+/**
+ * A strong entity tag (RFC 9110 8.8.3) for an entry id: characters an
+ * entity tag may not hold, and `%`, are percent-encoded, so distinct ids
+ * give distinct tags.
+ */
+function strongETag(id: string): string {
+  return `"${id.replace(/[^\x21\x23\x24\x26-\x7e]/gu, encodeURIComponent)}"`;
+}
+
+/**
+ * RFC 9111 4.3.2: without a Last-Modified, the response's Date (if not in
+ * the future), else the time it arrived, stands for it.
+ */
+function defaultLastModified(
+  headers: Headers,
+  meta: HttpMeta,
+): number | undefined {
+  const date = parseHttpDate(headers.get("date"));
+  if (date !== undefined && date <= (meta.created ?? Date.now())) {
+    return date;
+  }
+  return meta.created === undefined
+    ? undefined
+    : Math.floor(meta.created / 1000) * 1000;
+}
+
+/** `promise`, or a rejection with the signal's reason once the client disconnects. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
     );
-    return reply(entry, span, 206, headers, head, watch, meta);
-  }
-  // `first-last` on an entry still written, of unknown length: whether `first`
-  // exists is only known once its first byte does.
-  const { first, last } = range as { first: number; last: number };
-  const reader = entry.readable({ start: first, end: last + 1 }).getReader();
-  let chunk: ReadResult;
-  try {
-    chunk = await reader.read();
-  } catch (error) {
-    if (!(error instanceof RangeError)) throw error;
-    headers.set("content-range", `bytes */${entry.size}`);
-    return new Response(null, {
-      status: 416,
-      headers: validatorHeaders(headers, true),
-    });
-  }
-  const end = Math.min(last + 1, entry.complete ? entry.size : Infinity);
-  headers.set(
-    "content-range",
-    `bytes ${first}-${end - 1}/${entry.complete ? entry.size : "*"}`,
-  );
-  headers.set("content-length", String(end - first));
-  if (head) {
-    await reader.cancel();
-    return new Response(null, { status: 206, headers });
-  }
-  return new Response(watched(prepend(chunk, reader), watch), {
-    status: 206,
-    headers,
   });
 }
 
-function reply(
-  entry: Entry,
-  span: { start: number; end: number | undefined },
-  status: number,
-  headers: Headers,
-  head: boolean,
-  watch: BodyWatch | undefined,
-  meta: HttpMeta,
-): Response {
-  const length = span.end !== undefined
-    ? span.end - span.start
-    : entry.complete
-    ? entry.size
-    : meta.length;
-  if (length !== undefined) headers.set("content-length", String(length));
-  const init = {
-    status,
-    statusText: status === meta.status ? meta.statusText : "",
-    headers,
-  };
-  if (head) return new Response(null, init);
-  const body = span.end === undefined
-    ? entry.readable({ start: span.start })
-    : entry.readable({ start: span.start, end: span.end });
-  return new Response(watched(body, watch), init);
+/** Whether `error` is the client's disconnect. */
+function isAbort(error: unknown, request: Request): boolean {
+  return request.signal.aborted && error === request.signal.reason;
 }
 
-/** The headers a 304 or 416 keeps (RFC 9110 15.4.5). */
-function validatorHeaders(headers: Headers, withRange = false): Headers {
-  const kept = new Headers();
-  for (
-    const name of [
-      "etag",
-      "cache-control",
-      "content-location",
-      "date",
-      "expires",
-      "vary",
-    ]
-  ) {
-    const value = headers.get(name);
-    if (value !== null) kept.set(name, value);
-  }
-  if (withRange) kept.set("content-range", headers.get("content-range")!);
-  return kept;
-}
-
-/** A stream of `first` followed by the rest of `reader`. */
-function prepend(
-  first: ReadResult,
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-): ReadableStream<Uint8Array> {
-  let pending: ReadResult | undefined = first;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = pending ?? await reader.read();
-      pending = undefined;
-      if (next.done) controller.close();
-      else controller.enqueue(next.value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 });
-}
-
-/** Reports a body's start and end to `watch`; otherwise passes it through. */
+/** Releases `lease` when the body ends (cancelled: the client disconnected). */
 function watched(
   body: ReadableStream<Uint8Array>,
-  watch: BodyWatch | undefined,
+  lease: Lease,
 ): ReadableStream<Uint8Array> {
-  if (!watch) return body;
-  watch.opened();
-  let ended = false;
-  const end = (cancelled: boolean) => {
-    if (!ended) {
-      ended = true;
-      watch.closed(cancelled);
-    }
-  };
+  if (lease === NO_LEASE) return body;
   const reader = body.getReader();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         const { done, value } = await reader.read();
         if (done) {
-          end(false);
+          lease.release(false);
           controller.close();
         } else controller.enqueue(value);
       } catch (error) {
-        end(false);
+        lease.release(false);
         throw error;
       }
     },
     cancel(reason) {
-      end(true);
+      lease.release(true);
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });

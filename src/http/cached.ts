@@ -8,8 +8,17 @@
 import type { Entry } from "../entry.ts";
 import type { StreamCache } from "../stream_cache.ts";
 import { describeValue } from "../_validate.ts";
-import { isCacheable, toMeta } from "./_policy.ts";
-import { type BodyWatch, respond } from "./_respond.ts";
+import { parseCacheControl } from "./_cache_control.ts";
+import { hasCredentials, sharedWithCredentials } from "./_credentials.ts";
+import { takeBody } from "./_handler_body.ts";
+import { handlerRequest } from "./_handler_request.ts";
+import { headBody } from "./_head.ts";
+import { formatHttpDate } from "./_http_date.ts";
+import { invalidatedUrls } from "./_invalidation.ts";
+import { readMeta, toMeta } from "./_meta.ts";
+import { isCacheable, mustNotStore } from "./_policy.ts";
+import { respond } from "./_respond.ts";
+import { NO_LEASE, UnreadWatch } from "./_unread_watch.ts";
 
 /**
  * A fetch-style request handler, as `Deno.serve`, `Bun.serve`, Hono and service workers use.
@@ -57,18 +66,32 @@ export interface CachedOptions {
   /** The cache to keep responses in. */
   cache: StreamCache;
   /**
-   * The cache key of a request, or `undefined` to pass the request through
-   * uncached. The default is the URL without its fragment: the same for GET
-   * and HEAD, and for every request header (`Vary` is not supported).
+   * The cache key of a GET or HEAD request, or `undefined` to pass the
+   * request through uncached. The default is the URL without its fragment:
+   * the same for GET and HEAD, and for every request header (`Vary` is not
+   * supported). After an unsafe request (POST, PUT, …) succeeds, the key
+   * that a GET of its URL with the same headers would have is invalidated.
    */
   key?: (request: Request) => string | undefined;
   /**
    * Whether a handler's response may be stored. The default keeps `200`
-   * responses without `Cache-Control: no-store` or `private`, `Set-Cookie`
-   * or `Vary`. Responses that fail it go to their requester untouched and are
-   * never stored.
+   * responses without `Cache-Control: no-store`, `no-cache` or `private`,
+   * `Set-Cookie` or `Vary`. Whatever it says, `no-store`, `no-cache`
+   * (without field names), 206 and 304 are never stored, nor `private` in a
+   * shared cache. Responses that are not stored go to their requester
+   * untouched.
    */
   shouldCache?: (response: Response, request: Request) => boolean;
+  /**
+   * Whether the cache is shared by users (RFC 9111): then a request with
+   * credentials (`Authorization` or `Cookie`) is served from, and stored
+   * into, the cache only by a response marked `public`, `s-maxage` or
+   * `must-revalidate`, and `private` responses are never stored. Set it to
+   * `false` only when `key` already separates users (a private cache).
+   *
+   * @default {true}
+   */
+  shared?: boolean;
   /**
    * Abort the handler's body when every client reading it has disconnected
    * before it finished: the entry then fails and is not cached. By default
@@ -88,7 +111,9 @@ export interface CachedOptions {
  * How one request was served: `miss` (its handler call made the entry),
  * `join` (it read an entry still being generated), `hit` (a complete entry),
  * `uncacheable` (the response was not storable and went through), or
- * `bypass` (not a cacheable request: another method, or `key` said so).
+ * `bypass` (the cache neither served nor stored it: another method, `key`
+ * said so, credentials that the stored response may not serve, or a 504 for
+ * `Cache-Control: only-if-cached`).
  *
  * @example Counting outcomes
  * ```ts
@@ -142,33 +167,41 @@ export interface ServeEvent {
   readonly entry: Entry | undefined;
 }
 
-/** The reason a producer stops when `abortWhenUnread` applies. */
-const UNREAD = "every client reading this response disconnected";
-
 /** Thrown out of the producer to hand an uncacheable response to its requester. */
-class Uncacheable {
+class Uncacheable extends Error {
+  override readonly name = "Uncacheable";
   readonly response: Response;
   constructor(response: Response) {
+    super("The handler's response may not be stored");
     this.response = response;
   }
 }
 
 /**
  * Wraps a fetch-style handler so its responses are generated once and
- * streamed to every request for the same URL, also while being generated.
+ * streamed to every request for the same URL, also while being generated:
+ * a shared HTTP cache (RFC 9111) in front of the handler.
  *
- * Only GET and HEAD requests are cached; the status and end-to-end headers
- * are stored as the entry's metadata and the body as its bytes. Responses
- * from the cache carry `Accept-Ranges: bytes`, `Content-Length` whenever the
- * length is known, and a strong `ETag` once complete. They answer
- * `If-None-Match` (304), `If-Range`, and a single `Range` (206, or 416), also
- * while the entry is still written. A request with several ranges gets the
- * whole body (200).
+ * GET and HEAD are cached under one key. The handler runs once per missing
+ * key, with a GET of its own: the first client's headers without `Range` or
+ * conditional headers, and an abort signal of its own (SEMANTICS rule 20).
+ * The status and end-to-end headers are stored as the entry's metadata and
+ * the body as its bytes. Each response keeps the handler's `Date` (else
+ * gets the time it is sent), gets an `Age` when it was not made for this
+ * request, an `ETag` from the first byte on (the handler's own, else a
+ * strong one from the entry's id, unique to each generation) and a
+ * `Last-Modified` (the handler's, else its `Date`, else the creation time).
+ * The cache answers the preconditions of RFC 9110 section 13 (304, 412) and
+ * a single `Range` (206, 416), also while the entry is still written;
+ * several ranges get the whole body. `Cache-Control: only-if-cached` gets
+ * 504 unless the entry is complete. A non-error response to another method
+ * invalidates the URL's entry.
  *
  * A client that disconnects cancels only its own body. If the handler
  * throws, every waiting request rejects with its error (servers answer 500);
  * if its body errors, every client's body breaks. Either way nothing is
- * cached. A handler's body that ends short of its `Content-Length` fails too.
+ * cached. A handler's body that ends short of its `Content-Length`, or that
+ * was already read, fails too.
  *
  * @example Caching generated downloads
  * ```ts
@@ -210,6 +243,7 @@ export function cached(
     cache,
     key = defaultKey,
     shouldCache = isCacheable,
+    shared = true,
     abortWhenUnread = false,
     onServe,
   } = options ?? {};
@@ -220,9 +254,15 @@ export function cached(
       }`,
     );
   }
-  /** How to stop the production of an entry still written, for abortWhenUnread. */
-  const stoppers = new WeakMap<Entry, (reason: unknown) => void>();
-  const readers = new WeakMap<Entry, number>();
+  const watch = abortWhenUnread ? new UnreadWatch() : undefined;
+
+  /** RFC 9111 4.4: a non-error response to an unsafe method invalidates. */
+  async function invalidate(request: Request, response: Response) {
+    for (const url of invalidatedUrls(request, response)) {
+      const stale = key(new Request(url, { headers: request.headers }));
+      if (stale !== undefined) await cache.delete(stale);
+    }
+  }
 
   return async (request) => {
     const cacheKey = request.method === "GET" || request.method === "HEAD"
@@ -232,24 +272,40 @@ export function cached(
       onServe?.({ request, key: cacheKey, outcome, entry });
     if (cacheKey === undefined) {
       report("bypass");
-      return await handler(request);
+      const response = await handler(request);
+      await invalidate(request, response);
+      return response;
+    }
+    // RFC 9111 3.5, SEMANTICS rule 20.
+    const credentialed = shared && hasCredentials(request);
+    const mayServe = (entry: Entry) =>
+      !credentialed ||
+      sharedWithCredentials(storedField(entry, "cache-control"));
+
+    const control = parseCacheControl(request.headers.get("cache-control"));
+    if (control.has("only-if-cached")) {
+      // RFC 9111 5.2.1.7: a complete stored response, or 504.
+      const entry = await cache.get(cacheKey);
+      if (!entry?.complete || !mayServe(entry)) {
+        report("bypass");
+        return new Response(null, {
+          status: 504,
+          headers: { date: formatHttpDate(Date.now()) },
+        });
+      }
+      report("hit", entry);
+      const lease = watch?.admit(entry) ?? NO_LEASE;
+      return await respond({ entry, request, produced: false, lease });
     }
 
     let produced = false;
     let stop: ((reason: unknown) => void) | undefined;
+    let unshared: readonly (readonly [string, string])[] = [];
     let entry: Entry;
     try {
       entry = await cache.getOrCreate(cacheKey, async ({ signal }) => {
         produced = true;
-        // The handler sees a request of its own, not the first client's: that
-        // client disconnecting must not abort what others are reading.
-        const upstream = await handler(
-          new Request(request.url, {
-            method: "GET",
-            headers: request.headers,
-            signal,
-          }),
-        );
+        const upstream = await handler(handlerRequest(request, signal));
         if (!(upstream instanceof Response)) {
           throw new TypeError(
             `The handler must return a Response: received ${
@@ -257,11 +313,19 @@ export function cached(
             }`,
           );
         }
-        if (!shouldCache(upstream, request)) throw new Uncacheable(upstream);
-        const meta = toMeta(upstream);
-        const checked = checkLength(upstream.body, meta.length);
-        stop = checked.stop;
-        return { body: checked.body, meta };
+        if (
+          mustNotStore(upstream, shared) ||
+          !shouldCache(upstream, request) ||
+          (credentialed &&
+            !sharedWithCredentials(upstream.headers.get("cache-control")))
+        ) {
+          throw new Uncacheable(upstream);
+        }
+        const stored = toMeta(upstream, Date.now());
+        const taken = takeBody(upstream, stored.meta.length);
+        stop = taken.stop;
+        unshared = stored.unshared;
+        return { body: taken.body, meta: stored.meta };
       });
     } catch (error) {
       if (!(error instanceof Uncacheable)) throw error;
@@ -269,17 +333,17 @@ export function cached(
       // The requester whose handler call made it gets that response; requests
       // that waited for it make their own.
       if (!produced) return await handler(request);
-      if (request.method !== "HEAD") return error.response;
-      await error.response.body?.cancel();
-      return new Response(null, error.response);
+      return passThrough(error.response, request);
     }
-    if (stop && entry.state === "writing") stoppers.set(entry, stop);
+    if (!produced && !mayServe(entry)) {
+      // Another user's response, not marked as shareable: not for this one.
+      report("bypass");
+      return await handler(request);
+    }
+    if (stop) watch?.register(entry, stop);
     report(produced ? "miss" : entry.complete ? "hit" : "join", entry);
-    return await respond(
-      entry,
-      request,
-      abortWhenUnread ? watch(entry, readers, stoppers) : undefined,
-    );
+    const lease = watch?.admit(entry) ?? NO_LEASE;
+    return await respond({ entry, request, produced, lease, unshared });
   };
 }
 
@@ -289,57 +353,19 @@ function defaultKey(request: Request): string {
   return url.href;
 }
 
-/** Counts an entry's open response bodies, and stops its production when the last is cancelled. */
-function watch(
-  entry: Entry,
-  readers: WeakMap<Entry, number>,
-  stoppers: WeakMap<Entry, (reason: unknown) => void>,
-): BodyWatch {
-  return {
-    opened: () => readers.set(entry, (readers.get(entry) ?? 0) + 1),
-    closed(cancelled) {
-      const left = (readers.get(entry) ?? 1) - 1;
-      readers.set(entry, left);
-      if (cancelled && left === 0 && entry.state === "writing") {
-        stoppers.get(entry)?.(new DOMException(UNREAD, "AbortError"));
-      }
-    },
-  };
+/** A field of the response stored in `entry`, as Headers.get gives it. */
+function storedField(entry: Entry, name: string): string | null {
+  return new Headers(readMeta(entry).headers as [string, string][]).get(name);
 }
 
-/**
- * Passes a handler's body through, failing it if it ends short of (or runs
- * past) the length its response declared, and lets the wrapper stop it.
- */
-function checkLength(
-  body: ReadableStream<Uint8Array> | null,
-  declared: number | undefined,
-): { body: ReadableStream<Uint8Array>; stop: (reason: unknown) => void } {
-  let count = 0;
-  let controller!: TransformStreamDefaultController<Uint8Array>;
-  const check = new TransformStream<Uint8Array, Uint8Array>({
-    start(c) {
-      controller = c;
-    },
-    transform(chunk, c) {
-      count += chunk.byteLength;
-      if (declared !== undefined && count > declared) {
-        throw new RangeError(
-          `The handler's body ran past its Content-Length of ${declared} bytes`,
-        );
-      }
-      c.enqueue(chunk);
-    },
-    flush() {
-      if (declared !== undefined && count !== declared) {
-        throw new RangeError(
-          `The handler's body ended at ${count} bytes, short of its Content-Length of ${declared}`,
-        );
-      }
-    },
-  });
-  const source = body ??
-    new ReadableStream<Uint8Array>({ start: (c) => c.close() });
-  source.pipeTo(check.writable).catch(() => {}); // failures reach the readable side
-  return { body: check.readable, stop: (reason) => controller.error(reason) };
+/** A response the cache does not store, for the request it was made for. */
+function passThrough(response: Response, request: Request): Response {
+  if (request.method !== "HEAD") return response;
+  response.body?.cancel().catch(() => {});
+  const length = response.headers.get("content-length");
+  const body = length === null && response.body ? headBody(never) : null;
+  return new Response(body, response);
 }
+
+/** A promise that never settles. */
+const never = new Promise<never>(() => {});

@@ -23,4 +23,4 @@ export type {
   ServeEvent,
   ServeOutcome,
 } from "./cached.ts";
-export type { HttpMeta } from "./_policy.ts";
+export type { HttpMeta } from "./_meta.ts";
