@@ -1,6 +1,7 @@
 /**
  * HTTP caching for fetch-style handlers: generate each download once, stream
- * it to every client that asks, with Range and conditional requests. Works
+ * it to every client that asks, with Range and conditional requests, as a
+ * shared cache that keeps RFC 9110 and 9111 (see {@linkcode cached}). Works
  * in any server that speaks `Request` → `Response` (`Deno.serve`,
  * `Bun.serve`, Hono, Node through an adapter) and in service workers.
  *
@@ -10,7 +11,11 @@
  * import { cached } from "@streamcache/streamcache/http";
  *
  * const cache = new StreamCache();
- * Deno.serve(cached((request) => new Response(makeArchive(new URL(request.url).pathname)), { cache }));
+ * const archive = (request: Request) =>
+ *   new Response(`the archive of ${new URL(request.url).pathname}\n`, {
+ *     headers: { "content-type": "text/plain" },
+ *   });
+ * Deno.serve({ hostname: "127.0.0.1", port: 8000 }, cached(archive, { cache }));
  * ```
  *
  * @module
