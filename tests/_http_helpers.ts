@@ -15,7 +15,7 @@ export const head = (url = URL_A, headers: Record<string, string> = {}) =>
 
 /** A handler that records its requests and answers with `body()` and `init`. */
 export function counting(
-  body: () => BodyInit | null,
+  body: () => ConstructorParameters<typeof Response>[0],
   init: ResponseInit = {},
 ): { handler: Handler; calls: Request[] } {
   const calls: Request[] = [];
