@@ -80,7 +80,7 @@ describe("cached(): responses never cross users (rule 20, RFC 9111 §3.5)", () =
       }
     }));
 
-  it("gives a request with credentials that joins another user's generation its own response (rule 20)", () =>
+  it("gives a request with credentials that joins another user's generation its own response (rule 20; RFC 9111 §3.5)", () =>
     withCache(async (cache) => {
       const source = manualSource();
       const calls: Request[] = [];
@@ -99,7 +99,7 @@ describe("cached(): responses never cross users (rule 20, RFC 9111 §3.5)", () =
       assert.equal(calls.length, 2);
     }));
 
-  it("makes waiting anonymous requests ask for their own response when a request with credentials produced one that may not be shared (rule 20)", () =>
+  it("makes waiting anonymous requests ask for their own response when a request with credentials produced one that may not be shared (rule 20; RFC 9111 §3.5)", () =>
     withCache(async (cache) => {
       let release!: () => void;
       const gate = new Promise<void>((resolve) => release = resolve);
@@ -119,7 +119,7 @@ describe("cached(): responses never cross users (rule 20, RFC 9111 §3.5)", () =
       assert.equal(calls.length, 2);
     }));
 
-  it("treats Cookie as a credential: a request with a cookie gets its own response unless the stored one is public (rule 20)", () =>
+  it("treats Cookie as a credential: a request with a cookie gets its own response unless the stored one is public (rule 20; RFC 9111 §3.5)", () =>
     withCache(async (cache) => {
       const { handler, calls } = personal();
       const serve = cached(handler, { cache });

@@ -48,7 +48,7 @@ describe("cached(): storing responses", () => {
       assert.equal(calls.length, 1);
     }));
 
-  it("runs the handler once for 20 concurrent requests, which all get the same bytes (rule 1)", () =>
+  it("runs the handler once for 20 concurrent requests, which all get the same bytes (rule 1; RFC 9111 §4)", () =>
     withCache(async (cache) => {
       const data = pattern(200_000, 2);
       const { handler, calls } = counting(() =>
@@ -63,7 +63,7 @@ describe("cached(): storing responses", () => {
       for (const body of bodies) assert.deepEqual(new Uint8Array(body), data);
     }));
 
-  it("passes through untouched, and never stores, what is not cacheable (RFC 9111 §3)", () =>
+  it("passes through untouched, and never stores, what is not cacheable (RFC 9111 §3, §5.2.2)", () =>
     withCache(async (cache) => {
       const cases: [string, ResponseInit, string][] = [
         ["500", { status: 500 }, "/500"],
@@ -102,7 +102,7 @@ describe("cached(): storing responses", () => {
       }
     }));
 
-  it("passes other methods straight to the handler", () =>
+  it("passes other methods straight to the handler (RFC 9111 §2, §4.4)", () =>
     withCache(async (cache) => {
       const { handler, calls } = counting(() => "posted");
       const serve = cached(handler, { cache });
@@ -114,7 +114,7 @@ describe("cached(): storing responses", () => {
       assert.equal(await cache.has(URL_A), false);
     }));
 
-  it("lets key() bypass the cache and shouldCache() widen it", () =>
+  it("lets key() bypass the cache and shouldCache() widen it (RFC 9111 §2, §3)", () =>
     withCache(async (cache) => {
       let runs = 0;
       const serve = cached(
@@ -141,7 +141,7 @@ describe("cached(): storing responses", () => {
 });
 
 describe("cached(): bodies the handler makes", () => {
-  it("fails clearly when the handler's body was already read or is locked, and the next request for the URL is served (issue 13.8; rule 18)", () =>
+  it("fails clearly when the handler's body was already read or is locked, and the next request for the URL is served (rule 18; RFC 9111 §3.3)", () =>
     withCache(async (cache) => {
       let runs = 0;
       const serve = cached(async () => {
@@ -171,7 +171,7 @@ describe("cached(): bodies the handler makes", () => {
       assert.equal(runs, 3);
     }));
 
-  it("fails, and does not cache, a body that ends short of its Content-Length (rule 5)", () =>
+  it("fails, and does not cache, a body that ends short of its Content-Length (rule 5; RFC 9110 §8.6, RFC 9111 §3.3)", () =>
     withCache(async (cache) => {
       const serve = cached(
         () => new Response("short", { headers: { "content-length": "100" } }),
@@ -187,7 +187,7 @@ describe("cached(): bodies the handler makes", () => {
 });
 
 describe("cached(): failures and disconnects", () => {
-  it("rejects every waiting request when the handler throws, caches nothing, and runs afresh next time", () =>
+  it("rejects every waiting request when the handler throws, caches nothing, and runs afresh next time (rule 5; RFC 9111 §3)", () =>
     withCache(async (cache) => {
       let runs = 0;
       const boom = new Error("handler failed");
@@ -201,7 +201,7 @@ describe("cached(): failures and disconnects", () => {
       assert.equal(runs, 2);
     }));
 
-  it("breaks every client's body when the handler's body errors, and caches nothing (rule 5)", () =>
+  it("breaks every client's body when the handler's body errors, and caches nothing (rule 5; RFC 9111 §3.3)", () =>
     withCache(async (cache) => {
       const source = manualSource();
       let runs = 0;
@@ -216,7 +216,7 @@ describe("cached(): failures and disconnects", () => {
       assert.equal(await cache.has(URL_A), false);
     }));
 
-  it("lets a client disconnect without stopping the handler; the entry is cached", () =>
+  it("lets a client disconnect without stopping the handler; the entry is cached (rule 6; RFC 9111 §3.3)", () =>
     withCache(async (cache) => {
       const source = manualSource();
       const { handler, calls } = counting(() => source.stream);
@@ -232,7 +232,7 @@ describe("cached(): failures and disconnects", () => {
       assert.equal(calls.length, 1);
     }));
 
-  it("gives the handler a signal of its own, not the first client's", () =>
+  it("gives the handler a signal of its own, not the first client's (rule 20)", () =>
     withCache(async (cache) => {
       const { handler, calls } = counting(() => "x");
       const serve = cached(handler, { cache });
@@ -242,7 +242,7 @@ describe("cached(): failures and disconnects", () => {
       assert.equal(calls[0]?.signal.aborted, false);
     }));
 
-  it("with abortWhenUnread, stops the handler's body once every client has gone", () =>
+  it("with abortWhenUnread, stops the handler's body once every client has gone, and stores nothing (rule 5; RFC 9111 §3.3)", () =>
     withCache(async (cache) => {
       let cancelled: unknown;
       const body = () =>
@@ -272,7 +272,7 @@ describe("cached(): failures and disconnects", () => {
       assert.equal(runs, 2);
     }));
 
-  it("with abortWhenUnread, counts a Range client waiting for its first byte and one waiting for the total (issue 13.9)", () =>
+  it("with abortWhenUnread, counts a Range client waiting for its first byte and one waiting for the total (RFC 9110 §14.4; issue 13.9)", () =>
     withCache(async (cache) => {
       const { handler, source } = generating();
       const serve = cached(handler, { cache, abortWhenUnread: true });
@@ -293,7 +293,7 @@ describe("cached(): failures and disconnects", () => {
       assert.equal(await entry.done, 10);
     }));
 
-  it("with abortWhenUnread, stops the generation when the last client waiting for a range disconnects (issue 13.9)", () =>
+  it("with abortWhenUnread, stops the generation when the last client waiting for a range disconnects (RFC 9110 §14.4; issue 13.9)", () =>
     withCache(async (cache) => {
       const { handler, source } = generating();
       const serve = cached(handler, { cache, abortWhenUnread: true });
@@ -316,7 +316,7 @@ describe("cached(): failures and disconnects", () => {
       assert.equal(await cache.has(URL_A), false);
     }));
 
-  it("reports each request's outcome: miss, join, hit, uncacheable, bypass", () =>
+  it("reports each request's outcome: miss, join, hit, uncacheable, bypass (RFC 9211 §2.1, §2.2)", () =>
     withCache(async (cache) => {
       const source = manualSource();
       const seen: string[] = [];
@@ -356,7 +356,7 @@ describe("cached(): failures and disconnects", () => {
       ]);
     }));
 
-  it("refuses, clearly, to serve an entry that other code put under the same key (rule 18)", () =>
+  it("refuses, clearly, to serve an entry that other code put under the same key (rule 18; RFC 9111 §3)", () =>
     withCache(async (cache) => {
       await (await cache.getOrCreate(URL_A, () => encode("raw bytes"))).done;
       const serve = cached(() => new Response("never"), { cache });
@@ -367,7 +367,7 @@ describe("cached(): failures and disconnects", () => {
       });
     }));
 
-  it("serves an entry stored by an earlier version, whose metadata has no creation time", () =>
+  it("serves an entry stored by an earlier version, whose metadata has no creation time, without an Age (RFC 9111 §4.2.3, §5.1)", () =>
     withCache(async (cache) => {
       const meta = { status: 200, statusText: "", headers: [["x-old", "1"]] };
       await (await cache.getOrCreate(URL_A, () => ({
@@ -383,7 +383,7 @@ describe("cached(): failures and disconnects", () => {
       assert.equal(await response.text(), "before");
     }));
 
-  it("rejects a wrapper without a cache or a handler, clearly", () => {
+  it("rejects a wrapper without a cache or a handler, clearly (rule 18)", () => {
     assert.throws(
       () => cached("x" as unknown as Handler, { cache: new StreamCache() }),
       {
