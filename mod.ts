@@ -44,8 +44,8 @@ export type {
   EntryMeta,
   JsonValue,
   Store,
-  StoreReader,
   StoreCreateOptions,
+  StoreReader,
   StoreRecord,
   StoreWriter,
 } from "./src/store.ts";
