@@ -45,6 +45,7 @@ async function status(
 describe("cached(): validators (RFC 9110 §8.8)", () => {
   it("gives a strong ETag from the first byte, the same for every client of one generation and new for the next (RFC 9110 §8.8.3)", () =>
     withCache(async (cache) => {
+      const started = Date.now();
       const { handler, source } = generating();
       const serve = cached(handler, { cache });
       const miss = await serve(get());
@@ -342,6 +343,7 @@ describe("cached(): Date and Age (RFC 9110 §6.6.1, RFC 9111 §5.1)", () => {
 
   it("sends Age on responses not made for the request: the stored age plus the time in the cache (RFC 9111 §4.2.3, §5.1)", () =>
     withCache(async (cache) => {
+      const started = Date.now();
       const { handler, source } = generating();
       const serve = cached(handler, { cache });
       const miss = await serve(get());
@@ -353,7 +355,9 @@ describe("cached(): Date and Age (RFC 9110 §6.6.1, RFC 9111 §5.1)", () => {
       await miss.text();
       await join.text();
       const hit = await serve(get());
-      assert.ok(Number(hit.headers.get("age")) < 5);
+      // At most the seconds the test took, however loaded the machine.
+      const took = Math.ceil((Date.now() - started) / 1000);
+      assert.ok(Number(hit.headers.get("age")) <= took);
       await hit.text();
     }));
 
