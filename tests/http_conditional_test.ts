@@ -45,7 +45,6 @@ async function status(
 describe("cached(): validators (RFC 9110 §8.8)", () => {
   it("gives a strong ETag from the first byte, the same for every client of one generation and new for the next (RFC 9110 §8.8.3)", () =>
     withCache(async (cache) => {
-      const started = Date.now();
       const { handler, source } = generating();
       const serve = cached(handler, { cache });
       const miss = await serve(get());
