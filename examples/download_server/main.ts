@@ -3,7 +3,7 @@
  * and streamed to every client that asks, kept on disk across restarts.
  *
  *     npm start                                          # Deno, port 8000
- *     deno task start
+ *     npm start -- --port 0 --dir /tmp/dl                # through start.mjs
  *     bun examples/download_server/main.ts --port 0      # a free port
  *     node examples/download_server/main.ts              # Node 22.18+ / 24
  *
@@ -11,8 +11,9 @@
  * port), `--dir PATH` the cache directory (default `.cache/downloads`),
  * `--quiet` no log line per request (generations are still logged). It
  * listens on 127.0.0.1 only. The first line it prints is `listening on
- * <url>`; then one line per request and per generation (see access_log.ts).
- * The second line names the cache directory and the process id.
+ * <url>`, the second names the cache directory and the process id; then one
+ * line per request and per generation (see access_log.ts).
+ *
  * SIGINT, SIGTERM or SIGHUP stops it: it stops listening, closes the cache
  * (generations still running are abandoned, not kept, and their downloads
  * break) and exits 0. Signals that arrive while it stops are ignored: one
