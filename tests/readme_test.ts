@@ -4,6 +4,10 @@
 // runtime, and must print what they say; the server recipes
 // (examples/servers/) run in tests/recipes_test.ts. On Deno, every shown
 // program also passes `deno check` (but bun.ts, which only Bun can type).
+// The download server's README says what Cache-Status each outcome gets:
+// that table is checked against the code. (Importing that code also keeps
+// this file out of the npm package's run of the suite, which npm-build.ts
+// makes in a directory with no README.)
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -14,6 +18,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { cacheStatus } from "../examples/download_server/cache_status.ts";
+import type { ServeOutcome } from "../src/http/mod.ts";
 import { asShown, readmeBlocks, unformatted } from "./_readme.ts";
 
 /** The repository (Node 20 runs this file built, from .build/tests/). */
@@ -133,6 +139,18 @@ describe("README examples", () => {
       }
     });
   }
+
+  it("the download server's README gives the Cache-Status it sends for each outcome (RFC 9211)", () => {
+    const table = read("examples/download_server/README.md")
+      .split("\n")
+      .map((line) => /^\| `([a-z-]+)` +\| `([^`]+)` +\|/.exec(line))
+      .filter((row) => row !== null);
+    assert.deepEqual(table.map((row) => row[1]), ["miss", "join", "hit", "-"]);
+    for (const [, outcome, header] of table) {
+      const served = outcome === "-" ? undefined : outcome as ServeOutcome;
+      assert.equal(header, cacheStatus(served), outcome);
+    }
+  });
 
   if ("Deno" in globalThis) {
     it(
