@@ -1,8 +1,9 @@
-// The download server (examples/download_server/main.ts) as a child process
-// of the runtime that runs the test, for tests/server_e2e_test.ts: started on
-// a free port (--port 0) and a given cache directory, its stdout read line by
-// line. Its log lines are the test's events: `waitFor` resolves when a line
-// arrives that the test is waiting for, never after a fixed sleep.
+// A server as a child process of the runtime that runs the test: the
+// download server (examples/download_server/main.ts) on a free port (--port
+// 0) and a given cache directory, or any command that prints `listening on
+// <url>` (npm start, the recipes of examples/servers/). Its stdout is read
+// line by line; its log lines are the test's events: `waitFor` resolves when
+// a line arrives that the test is waiting for, never after a fixed sleep.
 
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
@@ -31,6 +32,8 @@ export interface AccessLine {
   readonly note: string | undefined;
 }
 
+const LISTENING = /^listening on (http:\/\/\S+)$/;
+
 const ACCESS =
   /^(\S+)\s+(\d{3}) ([A-Z]+) (\S+) (\d+) B {2}headers ([\d.]+) ms {2}total ([\d.]+) ms(?: \((.*)\))?$/;
 
@@ -57,7 +60,7 @@ interface Waiter {
 
 /** A running download server. */
 export class ServerProcess {
-  /** Its base URL, from its first line, e.g. `http://127.0.0.1:41234/`. */
+  /** Its base URL, from its `listening on` line, e.g. `http://127.0.0.1:41234/`. */
   readonly url: string;
   /** Every line it printed on stdout so far. */
   readonly lines: string[];
@@ -83,15 +86,41 @@ export class ServerProcess {
   }
 
   /**
-   * Starts the server on a free port over `dir`; resolves once it listens
-   * (its first line).
+   * Starts the download server on a free port over `dir`; resolves once it
+   * listens.
    */
   static start(dir: string): Promise<ServerProcess> {
-    const child = spawn(
-      process.execPath,
-      [...RUNTIME_ARGS, MAIN, "--port", "0", "--dir", dir],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
+    return ServerProcess.spawn(process.execPath, [
+      ...RUNTIME_ARGS,
+      MAIN,
+      "--port",
+      "0",
+      "--dir",
+      dir,
+    ]);
+  }
+
+  /**
+   * Runs `command` with `args`; resolves once it prints `listening on
+   * <url>` (lines before it, such as npm's banner, are kept in `lines`).
+   * With `detached`, the child leads a process group of its own, which
+   * {@linkcode signalGroup} signals as a terminal's Ctrl-C would.
+   */
+  static spawn(
+    command: string,
+    args: readonly string[],
+    options: {
+      env?: Record<string, string>;
+      cwd?: string;
+      detached?: boolean;
+    } = {},
+  ): Promise<ServerProcess> {
+    const child = spawn(command, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...options.env },
+      detached: options.detached ?? false,
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    });
     const lines: string[] = [];
     const waiters = new Set<Waiter>();
     let stderr = "";
@@ -110,7 +139,7 @@ export class ServerProcess {
         // "close": the child is reaped and its output read to the end.
         child.on("close", (code, signal) => {
           const error = new Error(
-            `the server exited (code ${code}, signal ${signal}); its output:\n${
+            `${command} exited (code ${code}, signal ${signal}); its output:\n${
               lines.join("\n")
             }\n${stderr}`,
           );
@@ -126,30 +155,21 @@ export class ServerProcess {
         child.kill("SIGKILL");
         reject(
           new Error(
-            `the server did not start in ${DEADLINE_MS} ms:\n${stderr}`,
+            `${command} did not print "listening on" in ${DEADLINE_MS} ms:\n${
+              lines.join("\n")
+            }\n${stderr}`,
           ),
         );
       }, DEADLINE_MS);
       const started: Waiter = {
         check() {
-          if (!lines.length) return false;
+          const url = lines.map((line) => LISTENING.exec(line)?.[1])
+            .find((found) => found !== undefined);
+          if (url === undefined) return false;
           clearTimeout(timer);
-          const url = /^listening on (http:\/\/\S+)$/.exec(lines[0]!)?.[1];
-          if (url) {
-            resolve(
-              new ServerProcess(
-                url,
-                child,
-                lines,
-                waiters,
-                exit,
-                () => stderr,
-              ),
-            );
-          } else {
-            child.kill("SIGKILL");
-            reject(new Error(`unexpected first line: ${lines[0]}\n${stderr}`));
-          }
+          resolve(
+            new ServerProcess(url, child, lines, waiters, exit, () => stderr),
+          );
           return true;
         },
         fail(error) {
@@ -159,6 +179,34 @@ export class ServerProcess {
       };
       waiters.add(started);
     });
+  }
+
+  /** The process id of the child (for `npm start`, npm's). */
+  get pid(): number {
+    return this.#child.pid!;
+  }
+
+  /** Whether the child has not exited yet. */
+  get running(): boolean {
+    return this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  /**
+   * Sends `signal` to the child's whole process group (it must have been
+   * spawned `detached`), as a terminal sends Ctrl-C to every process of
+   * the foreground job; resolves with how the child ended.
+   */
+  signalGroup(
+    signal: "SIGINT" | "SIGTERM",
+  ): Promise<{ code: number | null; signal: string | null }> {
+    if (this.running) {
+      try {
+        process.kill(-this.#child.pid!, signal);
+      } catch {
+        // It has exited meanwhile.
+      }
+    }
+    return this.#exit;
   }
 
   /** What the server printed on stderr so far. */

@@ -1,20 +1,24 @@
 // The download server (examples/download_server/) end to end: a child
 // process of the runtime running this test (Deno, Bun, Node), on a free port
-// and a temp cache directory, driven by real clients, curl and the runtime's
-// own fetch. Its log lines, read from its stdout, are the events the tests
-// wait for; every body is checked against the report's deterministic bytes.
-// A first describe() drives the app in process, without a socket.
+// and a temp cache directory, driven by real clients (curl, wget -c, aria2c
+// -x8, from Debian) and the runtime's own fetch. Its log lines, read from its
+// stdout, are the events the tests wait for; every body is checked against
+// the report's deterministic bytes. A first describe() drives the app in
+// process, without a socket; the last one runs `npm start` as a process
+// manager would, and stops it with signals.
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
 import { StreamCache } from "../mod.ts";
 import { createApp } from "../examples/download_server/app.ts";
 import { reportBytes } from "../examples/download_server/generate.ts";
-import { curl, curlSkipReason } from "./_server_curl.ts";
+import { curl, run, skipReason, start } from "./_server_clients.ts";
 import { ServerProcess } from "./_server_process.ts";
 
 /**
@@ -28,8 +32,25 @@ function assertStreamedLength(response: Response, length: number): void {
   assert.equal(header, String(length));
 }
 
+/** The repository (Node 20 runs this file built, from .build/tests/). */
+const ROOT = fileURLToPath(
+  new URL(import.meta.url.endsWith(".js") ? "../../" : "../", import.meta.url),
+);
+
 /** The child process tests wait for a server: more than Bun's default 5 s per test. */
 const SLOW = { timeout: 20_000 };
+
+/**
+ * The `Cache-Status` (RFC 9211) of each way the cache serves a request:
+ * a miss forwards, a join is a miss collapsed into another's generation
+ * (§2.7), a hit is served from the cache; what never reaches it bypasses.
+ */
+const CACHE_STATUS: Record<string, string> = {
+  miss: "streamcache; fwd=miss",
+  join: "streamcache; fwd=miss; collapsed",
+  hit: "streamcache; hit",
+  "-": "streamcache; fwd=bypass",
+};
 
 const sha256 = (bytes: Uint8Array): string =>
   createHash("sha256").update(bytes).digest("hex");
@@ -48,6 +69,14 @@ function download(name: string, size: number, rate: number) {
 
 async function body(response: Response): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer());
+}
+
+/** The value of header `name` in a raw HTTP/1.1 header block (curl -D, -I). */
+function headerOf(block: string, name: string): string | undefined {
+  const line = block.split("\r\n").find((l) =>
+    l.toLowerCase().startsWith(`${name}:`)
+  );
+  return line?.slice(name.length + 1).trim();
 }
 
 interface Stats {
@@ -85,13 +114,24 @@ describe("download server app (in process, no socket)", () => {
         /^ +id,region,/,
       );
 
+      assert.equal(response.headers.get("cache-status"), CACHE_STATUS.miss);
+      const again = await at(d.target, { method: "HEAD" });
+      assert.equal(again.headers.get("cache-status"), CACHE_STATUS.hit);
+
       const bad = await at("/downloads/inproc.csv?size=12x");
       assert.equal(bad.status, 400);
+      assert.equal(bad.headers.get("cache-status"), CACHE_STATUS["-"]);
       assert.match(await bad.text(), /size must be a whole number of bytes/);
       assert.equal((await at("/nowhere")).status, 404);
       assert.equal((await at("/stats", { method: "POST" })).status, 405);
 
-      const stats = await (await at("/stats")).json() as Stats;
+      const statsResponse = await at("/stats");
+      assert.equal(
+        statsResponse.headers.get("cache-status"),
+        CACHE_STATUS["-"],
+        "RFC 9211: every response says how the cache handled it",
+      );
+      const stats = await statsResponse.json() as Stats;
       assert.equal(stats.misses, 1);
       assert.equal(stats.rejected, 1);
       assert.equal(stats.entries, 1);
@@ -130,15 +170,18 @@ describe("download server end to end (child process, real clients)", () => {
     await (await fetch(on.at("/stats"))).json() as Stats;
 
   it(
-    "curl: parallel downloads get one generation and identical bytes; --range and -I work",
-    { ...SLOW, skip: curlSkipReason() },
+    "curl: parallel downloads get one generation and identical bytes, each with its Cache-Status (RFC 9211); --range and -I work",
+    { ...SLOW, skip: skipReason("curl") },
     async () => {
       const d = download("curl.csv", 300_000, 1 << 20);
       const url = server.at(d.target);
       const files = [1, 2, 3, 4].map((i) => join(dir, `curl-${i}.csv`));
       const runs = await Promise.all(
         files.map((file) =>
-          curl(["-o", file, "-w", "%{http_code} %{size_download}", url])
+          curl([
+            ...["-o", file, "-D", `${file}.headers`],
+            ...["-w", "%{http_code} %{size_download}", url],
+          ])
         ),
       );
       for (const run of runs) {
@@ -158,6 +201,16 @@ describe("download server end to end (child process, real clients)", () => {
         server.lines.filter((l) => l.startsWith(`generating ${d.key} `)).length,
         1,
         "one generation",
+      );
+      // Each curl was told what the log says of its request.
+      const told = await Promise.all(
+        files.map(async (file) =>
+          headerOf(await readFile(`${file}.headers`, "utf8"), "cache-status")
+        ),
+      );
+      assert.deepEqual(
+        told.sort(),
+        logged.map((r) => CACHE_STATUS[r.outcome]).sort(),
       );
       // The last body can end before the entry is committed: the HEAD below
       // expects the ETag of a complete entry.
@@ -179,6 +232,7 @@ describe("download server end to end (child process, real clients)", () => {
         rangeHeaders,
         /^content-range: bytes 1000-1999\/300000\r$/im,
       );
+      assert.equal(headerOf(rangeHeaders, "cache-status"), CACHE_STATUS.hit);
 
       const head = await curl(["-I", url]);
       assert.equal(head.code, 0, head.stderr);
@@ -187,6 +241,7 @@ describe("download server end to end (child process, real clients)", () => {
       assert.match(headers, /^content-length: 300000\r$/im);
       assert.match(headers, /^accept-ranges: bytes\r$/im);
       assert.match(headers, /^etag: "[^"]+"\r$/im);
+      assert.equal(headerOf(headers, "cache-status"), CACHE_STATUS.hit);
       assert.ok(headers.endsWith("\r\n\r\n"), "headers only, no body");
     },
   );
@@ -197,16 +252,23 @@ describe("download server end to end (child process, real clients)", () => {
     async () => {
       const d = download("twenty.csv", 500_000, 2 << 20);
       const before = await stats();
+      const told: string[] = [];
       const hashes = await Promise.all(
         Array.from({ length: 20 }, async () => {
           const response = await fetch(server.at(d.target));
           assert.equal(response.status, 200);
           assertStreamedLength(response, 500_000);
+          told.push(response.headers.get("cache-status") ?? "none");
           return sha256(await body(response));
         }),
       );
       assert.deepEqual(new Set(hashes), new Set([d.sha]));
       const logged = await server.waitForRequests(d.target, 20);
+      assert.deepEqual(
+        told.sort(),
+        logged.map((r) => CACHE_STATUS[r.outcome]).sort(),
+        "each response's Cache-Status says what the log says",
+      );
       assert.equal(logged.filter((r) => r.outcome === "miss").length, 1);
       assert.ok(
         logged.every((r) => ["miss", "join", "hit"].includes(r.outcome)),
@@ -235,6 +297,7 @@ describe("download server end to end (child process, real clients)", () => {
       const d = completed.at(-1)!;
       const url = server.at(d.target);
       const hit = await fetch(url);
+      assert.equal(hit.headers.get("cache-status"), CACHE_STATUS.hit);
       const etag = hit.headers.get("etag");
       assert.match(etag ?? "", /^"[^"]+"$/);
       assert.equal(sha256(await body(hit)), d.sha);
@@ -243,6 +306,7 @@ describe("download server end to end (child process, real clients)", () => {
         headers: { "if-none-match": etag! },
       });
       assert.equal(notModified.status, 304);
+      assert.equal(notModified.headers.get("cache-status"), CACHE_STATUS.hit);
       assert.equal((await body(notModified)).byteLength, 0);
 
       const head = await fetch(url, { method: "HEAD" });
@@ -284,6 +348,7 @@ describe("download server end to end (child process, real clients)", () => {
         /^"/,
         "strong from the first byte",
       );
+      assert.equal(ranged.headers.get("cache-status"), CACHE_STATUS.join);
       assert.deepEqual(await body(ranged), d.bytes(100_000, 101_000));
       assert.equal(sha256(await body(whole)), d.sha);
       const logged = await server.waitForRequests(d.target, 2);
@@ -329,6 +394,89 @@ describe("download server end to end (child process, real clients)", () => {
   );
 
   it(
+    "wget -c resumes a download cut off mid-generation: the rest is a join answered 206 from the same generation, and the file's checksum is right (RFC 9110 §14)",
+    { ...SLOW, skip: skipReason("wget") },
+    async () => {
+      const d = download("resumed.csv", 600_000, 100 << 10); // ~6 s
+      const file = join(dir, "resumed.csv");
+      const args = [
+        ...["-c", "-O", file, "--progress=dot:default"],
+        server.at(d.target),
+      ];
+      const first = start("wget", args);
+      // 20 dots: 20 KiB received. Then it is cut off, as a lost connection
+      // or a killed client would be, while the report is still generated.
+      await first.waitForStderr(/ 0K \.{10} \.{10}/);
+      first.kill("SIGKILL");
+      await first.exited;
+      const kept = (await stat(file)).size;
+      assert.ok(kept > 0 && kept < d.size, `wget kept ${kept} bytes`);
+
+      const resumed = await run("wget", args);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.match(resumed.stderr, /206 Partial Content/);
+      assert.equal(sha256(await readFile(file)), d.sha);
+
+      const [cut, rest] = await server.waitForRequests(d.target, 2);
+      assert.deepEqual(
+        [cut!.outcome, cut!.status, cut!.note],
+        ["miss", 200, "client disconnected"],
+      );
+      assert.deepEqual(
+        [rest!.outcome, rest!.status, rest!.bytes],
+        ["join", 206, d.size - kept],
+        "resumed from the bytes wget kept, while the report was generated",
+      );
+      assert.equal(
+        server.lines.filter((l) => l.startsWith(`generating ${d.key} `)).length,
+        1,
+        "one generation",
+      );
+      assert.equal(await server.waitForStored(d.key), d.size);
+      completed.push(d);
+    },
+  );
+
+  it(
+    "aria2c -x8 downloads a cold URL in segments: one generation, and aria2c checks the SHA-256",
+    { timeout: 30_000, skip: skipReason("aria2c") },
+    async () => {
+      const d = download("segmented.csv", 8 << 20, 4 << 20); // ~2 s
+      const result = await run("aria2c", [
+        ...["-x8", "-s8", "-k1M", "--file-allocation=none"],
+        ...["--summary-interval=0", "--console-log-level=warn"],
+        `--checksum=sha-256=${d.sha}`,
+        ...["-d", dir, "-o", "segmented.csv", server.at(d.target)],
+      ]);
+      const output = new TextDecoder().decode(result.stdout) + result.stderr;
+      assert.equal(result.code, 0, output);
+      assert.equal(sha256(await readFile(join(dir, "segmented.csv"))), d.sha);
+      assert.equal(await server.waitForStored(d.key), d.size);
+      assert.equal(
+        server.lines.filter((l) => l.startsWith(`generating ${d.key} `)).length,
+        1,
+        "one generation",
+      );
+      if (!("Bun" in globalThis)) {
+        // aria2c splits once the first response gives the length; Bun.serve
+        // drops a streamed response's Content-Length (oven-sh/bun#10507), so
+        // on Bun aria2c downloads with one connection.
+        await server.waitFor(
+          "a ranged request of aria2c",
+          () => server.requests(d.target).find((r) => r.status === 206),
+        );
+      }
+      const logged = server.requests(d.target);
+      assert.equal(logged.filter((r) => r.outcome === "miss").length, 1);
+      assert.ok(
+        logged.every((r) => ["miss", "join", "hit"].includes(r.outcome)),
+        logged.map((r) => `${r.outcome} ${r.status}`).join(", "),
+      );
+      completed.push(d);
+    },
+  );
+
+  it(
     "a bad parameter gets 400 with the reason, and nothing is cached or generated",
     SLOW,
     async () => {
@@ -369,6 +517,7 @@ describe("download server end to end (child process, real clients)", () => {
         response.headers.get("content-type"),
         "text/html; charset=utf-8",
       );
+      assert.equal(response.headers.get("cache-status"), CACHE_STATUS["-"]);
       const page = await response.text();
       for (const d of completed) {
         assert.match(
@@ -422,6 +571,97 @@ describe("download server end to end (child process, real clients)", () => {
 
       const second = await next.stop("SIGTERM");
       assert.deepEqual(second, { code: 0, signal: null }, next.stderr);
+    },
+  );
+});
+
+/** Whether process `pid` exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    if ((error as { code?: string }).code === "ESRCH") return false;
+    throw error;
+  }
+}
+
+describe("npm start: the download server as a process manager runs it (npm, start.mjs, Deno)", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "streamcache-npm-start-"));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** `npm start -- --port 0 --dir <cache>`, from the repository's root. */
+  const npmStart = (cache: string, detached = false) =>
+    ServerProcess.spawn(
+      "npm",
+      ["start", "--", "--port", "0", "--dir", cache],
+      { cwd: ROOT, detached },
+    );
+
+  /** The server's own pid, from its `cache: … pid N` line. */
+  const serverPid = async (npm: ServerProcess): Promise<number> => {
+    const line = await npm.waitFor(
+      "the cache line",
+      (lines) => lines.find((l) => l.startsWith("cache: ")),
+    );
+    return Number(/, pid (\d+)$/.exec(line)?.[1]);
+  };
+
+  it(
+    "`npm start -- --dir X` serves and keeps its downloads in X; SIGTERM to npm stops the server (exit 0) and leaves no process behind",
+    SLOW,
+    async () => {
+      const cache = join(dir, "not", "made", "yet");
+      const npm = await npmStart(cache);
+      try {
+        const pid = await serverPid(npm);
+        assert.ok(pid !== npm.pid && alive(pid), "the server is npm's child");
+        const d = download("npm.csv", 10_000, 1 << 30);
+        const response = await fetch(npm.at(d.target));
+        assert.equal(response.status, 200);
+        assert.equal(response.headers.get("cache-status"), CACHE_STATUS.miss);
+        assert.equal(sha256(await body(response)), d.sha);
+        assert.equal(await npm.waitForStored(d.key), d.size);
+        const files = await readdir(cache, { recursive: true });
+        assert.ok(files.length > 0, `the cache is in ${cache}`);
+
+        const exit = await npm.stop("SIGTERM"); // to npm, as a process manager does
+        assert.deepEqual(exit, { code: 0, signal: null }, npm.stderr);
+        assert.ok(
+          npm.lines.includes("SIGTERM: stopping"),
+          npm.lines.join("\n"),
+        );
+        assert.ok(npm.lines.includes("stopped"));
+        assert.equal(alive(pid), false, `the server (pid ${pid}) is gone`);
+        await assert.rejects(fetch(npm.url), "nothing listens any more");
+      } finally {
+        await npm.stop("SIGKILL");
+      }
+    },
+  );
+
+  it(
+    "Ctrl-C (SIGINT to npm's whole process group, up to three times to the server) stops it once, exit 0",
+    SLOW,
+    async () => {
+      const npm = await npmStart(join(dir, "ctrl-c"), true);
+      try {
+        const pid = await serverPid(npm);
+        const exit = await npm.signalGroup("SIGINT");
+        assert.deepEqual(exit, { code: 0, signal: null }, npm.stderr);
+        assert.deepEqual(
+          npm.lines.filter((l) => / stopping$|^stopped$/.test(l)),
+          ["SIGINT: stopping", "stopped"],
+        );
+        assert.equal(alive(pid), false, `the server (pid ${pid}) is gone`);
+      } finally {
+        await npm.stop("SIGKILL");
+      }
     },
   );
 });

@@ -8,12 +8,17 @@
  * | `/stats`              | the counters and a summary of the cache (JSON)                  |
  * | `/downloads/<name>`   | the report, `?size=<bytes>&rate=<bytes/s>`, through the cache   |
  *
+ * Every response carries a `Cache-Status` header (RFC 9211) saying how the
+ * cache handled it: `hit`, `fwd=miss`, `fwd=miss; collapsed` (a join), or
+ * `fwd=bypass` for the pages that do not use it (see cache_status.ts).
+ *
  * @module
  */
 
 import { CacheClosedError, type Entry, type StreamCache } from "../../mod.ts";
 import { cached, type ServeOutcome } from "../../src/http/mod.ts";
 import { formatAccess, watchBody } from "./access_log.ts";
+import { cacheStatus } from "./cache_status.ts";
 import { generateReport } from "./generate.ts";
 import { indexPage } from "./index_page.ts";
 import { parseDownload } from "./params.ts";
@@ -143,17 +148,19 @@ export function createApp(options: AppOptions): App {
     async fetch(request) {
       const start = performance.now();
       const url = new URL(request.url);
-      let response: Response;
+      let routed: Response;
       try {
-        response = await route(request, url);
+        routed = await route(request, url);
       } catch (error) {
-        response = error instanceof CacheClosedError
+        routed = error instanceof CacheClosedError
           ? text(503, "The server is shutting down\n")
           : text(500, `Internal error: ${message(error)}\n`);
       }
+      const served = outcomes.get(request);
+      const response = withHeader(routed, "cache-status", cacheStatus(served));
       if (!logRequests) return response;
       const headersMs = performance.now() - start;
-      const outcome = outcomes.get(request) ?? "-";
+      const outcome = served ?? "-";
       return watchBody(response, ({ bytes, note }) =>
         log(formatAccess({
           outcome,
@@ -177,6 +184,17 @@ function text(
   return new Response(body, {
     status,
     headers: { "content-type": "text/plain; charset=utf-8", ...headers },
+  });
+}
+
+/** `response` with one more header (a copy: its own headers may be immutable). */
+function withHeader(response: Response, name: string, value: string): Response {
+  const headers = new Headers(response.headers);
+  headers.set(name, value);
+  return new Response(response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
   });
 }
 

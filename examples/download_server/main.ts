@@ -3,7 +3,7 @@
  * and streamed to every client that asks, kept on disk across restarts.
  *
  *     npm start                                          # Deno, port 8000
- *     deno task start
+ *     npm start -- --port 0 --dir /tmp/dl                # through start.mjs
  *     bun examples/download_server/main.ts --port 0      # a free port
  *     node examples/download_server/main.ts              # Node 22.18+ / 24
  *
@@ -11,19 +11,25 @@
  * port), `--dir PATH` the cache directory (default `.cache/downloads`),
  * `--quiet` no log line per request (generations are still logged). It
  * listens on 127.0.0.1 only. The first line it prints is `listening on
- * <url>`; then one line per request and per generation (see access_log.ts).
- * SIGINT or SIGTERM stops it: it stops listening, closes the cache
- * (generations still running are abandoned, not kept, and their downloads
- * break) and exits 0; a second signal makes it exit at once, with 1.
+ * <url>`, the second names the cache directory and the process id; then one
+ * line per request and per generation (see access_log.ts).
  *
- * On Deno it needs `--allow-net=127.0.0.1 --allow-read=.cache
- * --allow-write=.cache --allow-env=PORT` (with `--dir`, read and write
- * access to that directory instead).
+ * SIGINT, SIGTERM or SIGHUP stops it: it stops listening, closes the cache
+ * (generations still running are abandoned, not kept, and their downloads
+ * break) and exits 0. Signals that arrive while it stops are ignored: one
+ * Ctrl-C under `npm start` arrives up to three times (from the terminal, and
+ * forwarded by npm and by start.mjs). A stop that takes longer than
+ * {@linkcode STOP_DEADLINE_MS} exits at once, with 1.
+ *
+ * On Deno it needs `--allow-net=127.0.0.1 --allow-read=<dir>
+ * --allow-write=<dir> --allow-env=PORT`; `npm start` (start.mjs) grants
+ * exactly these for the `--dir` it is given.
  *
  * @module
  */
 
 import process from "node:process";
+import { setTimeout } from "node:timers";
 import { parseArgs } from "node:util";
 import { StreamCache } from "../../mod.ts";
 import { FsStore } from "../../src/fs/mod.ts";
@@ -31,6 +37,9 @@ import { createApp } from "./app.ts";
 import { serve } from "./serve.ts";
 
 const HOSTNAME = "127.0.0.1";
+/** How long a stop may take before the server exits without finishing it. */
+const STOP_DEADLINE_MS = 10_000;
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 const USAGE =
   "usage: main.ts [--port N] [--dir PATH] [--quiet]   (PORT in the environment sets the default port)";
 
@@ -84,35 +93,38 @@ async function main(): Promise<void> {
     hostname: HOSTNAME,
     port: args.port,
   });
-  log(`listening on ${server.url}`);
-  log(
-    `cache: ${args.dir} (${(await app.stats.snapshot(cache)).entries} entries)`,
-  );
-
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) {
-      log(`${signal} again: exiting at once`);
-      process.exit(1);
-    }
-    stopping = true;
     log(`${signal}: stopping`);
+    // Ends the process if the stop hangs; unref'd, so it never keeps it alive.
+    setTimeout(() => {
+      console.error(`not stopped after ${STOP_DEADLINE_MS} ms: exiting`);
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
     const stopped = server.stop(); // no new connections
     await cache.close(); // running generations end, open downloads with them
     server.closeConnections();
     await stopped;
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
     log("stopped");
+    // Exit now rather than when the event loop drains: a runtime drops its
+    // signal handlers as it winds down, and a late repeat of the signal
+    // (forwarded by npm and start.mjs) would then kill it.
+    process.exit(0);
   };
   const onSignal = (signal: string) => {
+    if (stopping) return; // the same stop, told again (see above)
+    stopping = true;
     stop(signal).catch((error) => {
       console.error(error);
       process.exit(1);
     });
   };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  // Before the first line: whoever reads it may signal at once.
+  for (const name of SIGNALS) process.on(name, onSignal);
+
+  log(`listening on ${server.url}`);
+  const { entries } = await app.stats.snapshot(cache);
+  log(`cache: ${args.dir} (${entries} entries), pid ${process.pid}`);
 }
 
 await main();

@@ -1,0 +1,134 @@
+// The real HTTP clients of the end-to-end tests, from Debian: curl, wget and
+// aria2c (/usr/bin). Where one is missing, its tests skip with a reason on a
+// developer's machine and fail under CI (CI=true), never skip: .ci/run
+// installs all three with apt.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import process from "node:process";
+
+/** The clients, by command name, and the Debian package each comes from. */
+export const CLIENTS = {
+  curl: { path: "/usr/bin/curl", apt: "curl" },
+  wget: { path: "/usr/bin/wget", apt: "wget" },
+  aria2c: { path: "/usr/bin/aria2c", apt: "aria2" },
+} as const;
+
+/** A client's command name. */
+export type ClientName = keyof typeof CLIENTS;
+
+/**
+ * Why `name`'s tests cannot run here, or `false` if they can. Under CI a
+ * missing client is a failure (the test runs and {@linkcode run} throws),
+ * never a skip.
+ */
+export function skipReason(name: ClientName): string | false {
+  const { path, apt } = CLIENTS[name];
+  if (existsSync(path) || process.env.CI === "true") return false;
+  return `${path} is missing (apt-get install -y ${apt}); CI fails here`;
+}
+
+/** What one client run gave. */
+export interface ClientResult {
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly stdout: Uint8Array;
+  readonly stderr: string;
+}
+
+/** A client process: its output so far, and its end. */
+export interface ClientRun {
+  /** Resolves when it has exited and its output is read. */
+  readonly exited: Promise<ClientResult>;
+  /** Its stderr so far. */
+  stderr(): string;
+  /** Resolves once its stderr matches `pattern` (rejects if it exits first). */
+  waitForStderr(pattern: RegExp): Promise<void>;
+  /** Sends it `signal`. */
+  kill(signal: NodeJS.Signals): void;
+}
+
+/**
+ * Starts client `name` with `args`. Throws a clear error if it is missing
+ * (which only happens under CI: elsewhere its tests skip).
+ */
+export function start(
+  name: ClientName,
+  args: readonly string[],
+  options: { cwd?: string } = {},
+): ClientRun {
+  const { path, apt } = CLIENTS[name];
+  if (!existsSync(path)) {
+    throw new Error(
+      `${path} is missing: the end-to-end tests need ${name}; .ci/run must run \`apt-get install -y ${apt}\``,
+    );
+  }
+  const child: ChildProcess = spawn(path, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    ...options,
+  });
+  const chunks: Uint8Array[] = [];
+  let stderr = "";
+  const watchers = new Set<() => void>();
+  child.stdout!.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+  child.stderr!.setEncoding("utf8");
+  child.stderr!.on("data", (text: string) => {
+    stderr += text;
+    for (const watcher of watchers) watcher();
+  });
+  const exited = new Promise<ClientResult>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      for (const watcher of watchers) watcher();
+      resolve({ code, signal, stdout: concat(chunks), stderr });
+    });
+  });
+  return {
+    exited,
+    stderr: () => stderr,
+    kill: (signal) => void child.kill(signal),
+    waitForStderr(pattern) {
+      return new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (pattern.test(stderr)) {
+            watchers.delete(check);
+            resolve();
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            watchers.delete(check);
+            reject(
+              new Error(
+                `${name} exited before its stderr matched ${pattern}:\n${stderr}`,
+              ),
+            );
+          }
+        };
+        watchers.add(check);
+        check();
+      });
+    },
+  };
+}
+
+/** Runs client `name` with `args` to its end. */
+export function run(
+  name: ClientName,
+  args: readonly string[],
+  options: { cwd?: string } = {},
+): Promise<ClientResult> {
+  return start(name, args, options).exited;
+}
+
+/** Runs curl (quietly, errors shown) with `args` to its end. */
+export function curl(args: readonly string[]): Promise<ClientResult> {
+  return run("curl", ["--silent", "--show-error", ...args]);
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
