@@ -1,7 +1,7 @@
 // The cache's behaviour contract (SEMANTICS.md rules 1-12, 18), run over a
 // given store. Part of the conformance suite: every store passes all of it.
 
-import { describe, it } from "node:test";
+import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import {
   CacheClosedError,

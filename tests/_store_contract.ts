@@ -1,7 +1,7 @@
 // The Store interface's own contract, exercised directly: what any backend
 // must do for the cache to keep its promises. Part of the conformance suite.
 
-import { describe, it } from "node:test";
+import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import { EntryNotFoundError } from "../mod.ts";
 import type { Store } from "../mod.ts";

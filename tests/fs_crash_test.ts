@@ -8,7 +8,7 @@
 //
 // Set STREAMCACHE_CRASH_STATS=1 to print where the kills landed.
 
-import { describe, it } from "node:test";
+import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtemp, open, readdir, rm, stat } from "node:fs/promises";

@@ -3,7 +3,7 @@
 // files at start-up, and two stores sharing one directory (SEMANTICS 10,
 // 13-15, 18). Each test has its own temporary directory and removes it.
 
-import { describe, it } from "node:test";
+import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {

@@ -1,4 +1,4 @@
-import { describe, it } from "node:test";
+import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import { MemoryStore } from "../mod.ts";
 import { describeStoreConformance } from "./_store_conformance.ts";

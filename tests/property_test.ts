@@ -9,7 +9,7 @@
 // unhandled rejection) and checked against the model at the end, after every
 // remaining writer is closed and every reader drained.
 
-import { describe, it } from "node:test";
+import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { MemoryStore, StreamCache } from "../mod.ts";

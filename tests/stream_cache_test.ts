@@ -1,7 +1,7 @@
 // StreamCache behaviour that does not depend on the store: argument checks
 // (SEMANTICS 18), the shapes a producer may return, metadata, and listing.
 
-import { describe, it } from "node:test";
+import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import { MemoryStore, StreamCache } from "../mod.ts";
 import type { Producer } from "../mod.ts";
