@@ -3,7 +3,7 @@
 // Range, conditional requests, HEAD, sharing and Cache-Control have files
 // of their own (tests/http_*_test.ts).
 
-import { describe, it } from "node:test";
+import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import { StreamCache } from "../mod.ts";
 import { cached } from "../src/http/mod.ts";

@@ -7,7 +7,7 @@
 // process, without a socket; the last one runs `npm start` as a process
 // manager would, and stops it with signals.
 
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
