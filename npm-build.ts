@@ -29,38 +29,36 @@
  * The tests: the package is tested by the project's own suite, with its
  * imports redirected rather than with tests of its own (one suite, no
  * drift). Each file under tests/ (not tests/deno/, Deno-only, nor
- * tests/package/) is copied to a temporary directory with every import of a
- * deno.json entry point (`../mod.ts`, `../src/fs/mod.ts`) rewritten to the
- * package's specifier (`streamcache`, `streamcache/fs`); there
- * node_modules/streamcache links to npm/, so the package resolves by its
- * exports map as a consumer's would. tsc compiles the copies against npm/'s
- * .d.ts (the suite type-checks against the published declarations, not the
- * sources) and the JS runs with `node --test` on Node 20, 22 and 24 and
- * `bun test` on Bun. A test file that imports a module no entry point
- * exports (say `../src/_block_log.ts`) cannot run against the package: it
- * is left out, and named.
+ * tests/package/) and examples/ (the download server that
+ * tests/server_e2e_test.ts runs) is copied to a temporary directory with
+ * every import of a deno.json entry point (`../mod.ts`, `../src/fs/mod.ts`)
+ * rewritten to the package's specifier (`streamcache`, `streamcache/fs`);
+ * there node_modules/streamcache links to npm/, so the package resolves by
+ * its exports map as a consumer's would. tsc compiles the copies against
+ * npm/'s .d.ts (the suite type-checks against the published declarations,
+ * not the sources) and the JS runs with `node --test` on Node 20, 22 and 24
+ * and `bun test` on Bun, counted as scripts/test.mjs counts (the scripts/_*
+ * modules: JUnit reports, skips listed, per-test timeouts, process groups).
+ * A test file that imports a module no entry point exports (say
+ * `../src/_block_log.ts`) cannot run against the package: it is a skipped
+ * test of the whole file, named with the reason, and so a failure under CI
+ * unless scripts/_skips.mjs allows it.
  *
  * @module
  */
 
-import { spawn } from "node:child_process";
 import { builtinModules } from "node:module";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { BIN, exec, isCI, pool } from "./scripts/_exec.mjs";
+import { ensureNodes, NODES } from "./scripts/_nodes.mjs";
+import { judge, summary } from "./scripts/_results.mjs";
+import { runTests } from "./scripts/_runtimes.mjs";
 import { BROWSER_SAFE, PEERS, SERVER_ONLY } from "./tests/package/subpaths.mjs";
 
 const ROOT = fileURLToPath(new URL(".", import.meta.url));
 const OUT = `${ROOT}npm`;
-const BIN = `${ROOT}node_modules/.bin`;
-/** The runtimes the package is tested on, and how to run a test file list. */
-const RUNTIMES: Record<string, (files: string[]) => [string, string[]]> = {
-  node20: (files) => [nodeBin("node20"), [SPEC, "--test", ...files]],
-  node22: (files) => [nodeBin("node22"), [SPEC, "--test", ...files]],
-  node24: (files) => [nodeBin("node24"), [SPEC, "--test", ...files]],
-  // Bun takes an argument without a leading "./" as a name filter.
-  bun: (files) => [`${BIN}/bun`, ["test", ...files.map((f) => `./${f}`)]],
-};
-const SPEC = "--test-reporter=spec";
+/** The runtimes the package is tested on. */
+const RUNTIMES = [...NODES, "bun"];
 /** Lib for the browser check: ES + DOM, no @types/node. */
 const WEB_LIB = [
   "ES2023",
@@ -83,10 +81,6 @@ const METADATA = [
   "funding",
   "repository",
 ];
-
-function nodeBin(name: string): string {
-  return `${ROOT}tools/nodes/node_modules/${name}/bin/node`;
-}
 
 class BuildError extends Error {
   override name = "BuildError";
@@ -122,49 +116,9 @@ function walk(dir: string, prefix = ""): string[] {
   return out.sort();
 }
 
-/** Runs a command; resolves to its exit code and its stdout+stderr. */
-function run(
-  cmd: string,
-  args: string[],
-  cwd = ROOT,
-): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const chunks: Uint8Array[] = [];
-    const env: Record<string, string | undefined> = {
-      ...process.env,
-      NO_COLOR: "1",
-    };
-    delete env.FORCE_COLOR;
-    const child = spawn(cmd, args, {
-      cwd,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout.on("data", (chunk: Uint8Array) => chunks.push(chunk));
-    child.stderr.on("data", (chunk: Uint8Array) => chunks.push(chunk));
-    child.on("error", (err) => {
-      chunks.push(new TextEncoder().encode(`${cmd}: ${err.message}\n`));
-    });
-    child.on("close", (code) => {
-      const out = new TextDecoder().decode(concat(chunks));
-      resolve({ code: code ?? 1, out });
-    });
-  });
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.length;
-  }
-  return all;
-}
-
 /** Runs a command that must succeed; its output is the error otherwise. */
 async function must(what: string, cmd: string, args: string[], cwd = ROOT) {
-  const { code, out } = await run(cmd, args, cwd);
+  const { code, out } = await exec(cmd, args, { cwd });
   if (code !== 0) fail(`${what} failed (exit ${code}):\n${out.trimEnd()}`);
   return out;
 }
@@ -426,30 +380,34 @@ async function build(version: string) {
 
 // ---- the package's tests --------------------------------------------------
 
-/** Copies tests/ to `dir` with entry-point imports redirected; see the header. */
+/**
+ * Copies tests/ and examples/ to `dir` with entry-point imports redirected;
+ * see the header. Returns the test files that can run, and those that
+ * cannot, each with the reason.
+ */
 function redirectTests(
   dir: string,
   npmName: string,
   subs: Subpath[],
-): string[] {
+): { runnable: string[]; leftOut: Map<string, string> } {
   const bySource = new Map(
     subs.map((s) => [s.source.slice(2), npmName + s.name.slice(1)]),
   );
-  const files = walk(`${ROOT}tests`).filter((f) =>
-    !/^(deno|package)\//.test(f)
-  );
+  const files = ["tests", "examples"].flatMap((top) =>
+    exists(`${ROOT}${top}`) ? walk(ROOT, `${top}/`) : []
+  ).filter((f) => !/^tests\/(deno|package)\//.test(f));
   const blocked = new Map<string, string>(); // file → why it can't run
   const importers = new Map<string, string[]>(); // file → files importing it
   const bare = new Set<string>();
   for (const file of files) {
-    Deno.mkdirSync(`${dir}/tests/${file}`.replace(/\/[^/]+$/, ""), {
+    Deno.mkdirSync(`${dir}/${file}`.replace(/\/[^/]+$/, ""), {
       recursive: true,
     });
     if (!file.endsWith(".ts")) {
-      Deno.copyFileSync(`${ROOT}tests/${file}`, `${dir}/tests/${file}`);
+      Deno.copyFileSync(`${ROOT}${file}`, `${dir}/${file}`);
       continue;
     }
-    const text = Deno.readTextFileSync(`${ROOT}tests/${file}`).replace(
+    const text = Deno.readTextFileSync(`${ROOT}${file}`).replace(
       /((?:from|import)\s*\(?\s*")([^"]+)(")/g,
       (whole, head: string, spec: string, tail: string) => {
         if (spec.startsWith("node:") || spec.startsWith("npm:")) return whole;
@@ -459,19 +417,18 @@ function redirectTests(
           );
           return whole;
         }
-        const target = new URL(spec, `file:///tests/${file}`).pathname.slice(1);
+        const target = new URL(spec, `file:///${file}`).pathname.slice(1);
         const entry = bySource.get(target);
         if (entry) return head + entry + tail;
-        if (!target.startsWith("tests/")) {
+        if (!files.includes(target)) {
           blocked.set(file, `imports ${spec}, which no entry point exports`);
           return whole;
         }
-        const imported = target.slice("tests/".length);
-        importers.set(imported, [...importers.get(imported) ?? [], file]);
+        importers.set(target, [...importers.get(target) ?? [], file]);
         return whole;
       },
     );
-    Deno.writeTextFileSync(`${dir}/tests/${file}`, text);
+    Deno.writeTextFileSync(`${dir}/${file}`, text);
   }
   // What imports a blocked file is blocked too.
   const queue = [...blocked.keys()];
@@ -482,12 +439,7 @@ function redirectTests(
       queue.push(importer);
     }
   }
-  for (const [file, why] of blocked) {
-    if (file.endsWith("_test.ts")) {
-      console.log(`npm-build: left out tests/${file}: it ${why}`);
-    }
-    Deno.removeSync(`${dir}/tests/${file}`);
-  }
+  for (const file of blocked.keys()) Deno.removeSync(`${dir}/${file}`);
   // The package by its name, the suite's own dependencies from the project.
   Deno.mkdirSync(`${dir}/node_modules`, { recursive: true });
   Deno.symlinkSync(OUT, `${dir}/node_modules/${npmName}`);
@@ -501,25 +453,13 @@ function redirectTests(
       `${dir}/node_modules/${name}`,
     );
   }
-  return files.filter((f) => f.endsWith("_test.ts") && !blocked.has(f));
-}
-
-/** Test counts in a node:test spec report or a bun test summary. */
-function counts(out: string) {
-  const last = (re: RegExp) => Number([...out.matchAll(re)].at(-1)?.[1] ?? 0);
+  const tests = files.filter((f) => /^tests\/.*_test\.ts$/.test(f));
   return {
-    passed: last(/^ℹ pass (\d+)$/gm) + last(/^ *(\d+) pass$/gm),
-    failed: last(/^ℹ fail (\d+)$/gm) + last(/^ℹ cancelled (\d+)$/gm) +
-      last(/^ *(\d+) fail$/gm),
-    skipped: last(/^ℹ skipped (\d+)$/gm) + last(/^ℹ todo (\d+)$/gm) +
-      last(/^ *(\d+) skip$/gm) + last(/^ *(\d+) todo$/gm),
+    runnable: tests.filter((f) => !blocked.has(f)),
+    leftOut: new Map(
+      tests.filter((f) => blocked.has(f)).map((f) => [f, blocked.get(f)!]),
+    ),
   };
-}
-
-/** "N passed, N failed[, N skipped]": the closing line scripts/test.mjs reads. */
-function summary(c: { passed: number; failed: number; skipped: number }) {
-  const skipped = c.skipped ? `, ${c.skipped} skipped` : "";
-  return `${c.passed} passed, ${c.failed} failed${skipped}`;
 }
 
 async function test(runtimes: string[]): Promise<boolean> {
@@ -533,8 +473,8 @@ async function test(runtimes: string[]): Promise<boolean> {
   let ok = true;
   try {
     writeJson(`${dir}/package.json`, { private: true, type: "module" });
-    const tests = redirectTests(dir, manifest.name, subs);
-    if (!tests.length) fail("no test file can run against the package");
+    const { runnable, leftOut } = redirectTests(dir, manifest.name, subs);
+    if (!runnable.length) fail("no test file can run against the package");
     writeJson(`${dir}/tsconfig.json`, {
       extends: `${ROOT}tsconfig.build.json`,
       compilerOptions: {
@@ -542,7 +482,7 @@ async function test(runtimes: string[]): Promise<boolean> {
         outDir: "out",
         typeRoots: [`${ROOT}node_modules/@types`],
       },
-      include: ["tests/**/*.ts"],
+      include: ["tests/**/*.ts", "examples/**/*.ts"],
       exclude: [],
     });
     await must(
@@ -550,41 +490,37 @@ async function test(runtimes: string[]): Promise<boolean> {
       `${BIN}/tsc`,
       ["-p", `${dir}/tsconfig.json`],
     );
-    const nodes = runtimes.filter((r) => r.startsWith("node"));
-    if (nodes.some((node) => !exists(nodeBin(node)))) {
-      // As scripts/test.mjs does on its first run.
-      const args = ["ci", "--prefix", "tools/nodes", "--no-audit", "--no-fund"];
-      await must("npm ci --prefix tools/nodes", "npm", args);
-    }
-    const built = tests.map((f) => `out/tests/${f.replace(/ts$/, "js")}`);
+    await ensureNodes(runtimes.filter((r) => NODES.includes(r)));
+    const built = runnable.map((f) => `out/${f.replace(/ts$/, "js")}`);
+    // A test file that cannot run against the package is a skipped test, of
+    // the whole file: listed, and under CI a failure (scripts/_skips.mjs).
+    const skips = [...leftOut].map(([file, why]) => ({
+      name: `${file} (the whole file)`,
+      kind: "skip" as const,
+      reason: `it ${why}`,
+    }));
     const totals = { passed: 0, failed: 0, skipped: 0 };
-    // Two at a time, as scripts/test.mjs runs its steps.
-    const queue = [...runtimes];
-    const worker = async () => {
-      for (let name = queue.shift(); name; name = queue.shift()) {
-        const started = Date.now();
-        const [cmd, args] = RUNTIMES[name]!(built);
-        const { code, out } = await run(cmd, args, dir);
-        const c = counts(out);
-        const bad = code !== 0 || c.failed > 0 || c.passed === 0;
-        if (bad) {
-          ok = false;
-          c.failed = Math.max(c.failed, 1);
-          console.log(
-            `\n──── ${name} (npm) ────\n${out.trimEnd()}\n──── end ────`,
-          );
-        }
-        totals.passed += c.passed;
-        totals.failed += c.failed;
-        totals.skipped += c.skipped;
-        const secs = ((Date.now() - started) / 1000).toFixed(1);
+    await pool(runtimes, async (name: string) => {
+      const started = Date.now();
+      const run = await runTests(name, built, { cwd: dir });
+      run.counts.skips.push(...skips);
+      const verdict = judge(run, isCI());
+      if (verdict.note) {
+        ok = false;
         console.log(
-          `npm-build: ${name.padEnd(6)} ${summary(c)}   (${secs} s)` +
-            (bad ? `   FAILED (exit ${code})` : ""),
+          `\n──── ${name} (npm) ────\n${run.out.trimEnd()}\n──── end ────`,
         );
       }
-    };
-    await Promise.all([worker(), worker()]);
+      totals.passed += verdict.passed;
+      totals.failed += verdict.failed;
+      totals.skipped += verdict.skipped;
+      const secs = ((Date.now() - started) / 1000).toFixed(1);
+      console.log(
+        `npm-build: ${name.padEnd(6)} ${summary(verdict)}   (${secs} s)` +
+          (verdict.note ? `   FAILED: ${verdict.note}` : ""),
+      );
+      for (const line of verdict.listed) console.log(`  ${line}`);
+    });
     console.log(summary(totals));
   } finally {
     Deno.removeSync(dir, { recursive: true });
@@ -598,14 +534,14 @@ if (import.meta.main) {
   const flags = Deno.args.filter((a) => a.startsWith("--"));
   const positional = Deno.args.filter((a) => !a.startsWith("--"));
   const runtimesFlag = flags.find((f) => f.startsWith("--runtimes="));
-  const runtimes = runtimesFlag?.slice(11).split(",") ?? Object.keys(RUNTIMES);
+  const runtimes = runtimesFlag?.slice(11).split(",") ?? RUNTIMES;
   const known = ["--no-test", "--test-only"];
   const unknown = flags.filter((f) => f !== runtimesFlag && !known.includes(f));
-  const badRuntime = runtimes.filter((r) => !(r in RUNTIMES));
+  const badRuntime = runtimes.filter((r) => !RUNTIMES.includes(r));
   if (unknown.length || badRuntime.length || positional.length > 1) {
     console.error(
       "usage: deno run -A npm-build.ts [version] [--no-test | --test-only] " +
-        `[--runtimes=${Object.keys(RUNTIMES)}]`,
+        `[--runtimes=${RUNTIMES}]`,
     );
     Deno.exit(2);
   }

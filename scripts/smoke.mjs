@@ -23,20 +23,14 @@
 //                            browser: proves the check above can fail
 // The browser-safe subpaths are BROWSER_SAFE in tests/package/subpaths.mjs.
 // Each check prints one line; the last line is "N passed, N failed".
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
+import { BIN, exec, must, pool, ROOT } from "./_exec.mjs";
+import { ensureNodes, nodeBin, NODES } from "./_nodes.mjs";
+import { summary } from "./_results.mjs";
 import { BROWSER_SAFE, SERVER_ONLY } from "../tests/package/subpaths.mjs";
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const BIN = join(ROOT, "node_modules/.bin");
-const nodeBin = (name) =>
-  join(ROOT, `tools/nodes/node_modules/${name}/bin/node`);
-const NODES = ["node20", "node22", "node24"];
-const PARALLEL = 2; // the machines have 2 cores
 
 // ---- the probes -----------------------------------------------------------
 // One per subpath, in the common ground of JavaScript and TypeScript (they
@@ -119,67 +113,22 @@ await cache.close();
 };
 
 // ---- running --------------------------------------------------------------
-const env = {
-  ...process.env,
-  PATH: `${BIN}:${process.env.PATH}`,
-  NO_COLOR: "1",
-};
-delete env.FORCE_COLOR;
-
-/** Runs a command; resolves to its exit code and its stdout+stderr. */
-function exec(cmd, argv, cwd) {
-  return new Promise((resolve) => {
-    const chunks = [];
-    const child = spawn(cmd, argv, {
-      cwd,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout.on("data", (chunk) => chunks.push(chunk));
-    child.stderr.on("data", (chunk) => chunks.push(chunk));
-    child.on(
-      "error",
-      (err) => chunks.push(Buffer.from(`${cmd}: ${err.message}\n`)),
-    );
-    child.on("close", (code, signal) => {
-      resolve({
-        code: code ?? signal,
-        out: Buffer.concat(chunks).toString("utf8"),
-      });
-    });
-  });
-}
-
-/** Runs a command that must succeed; throws its output otherwise. */
-async function must(cmd, argv, cwd) {
-  const { code, out } = await exec(cmd, argv, cwd);
-  if (code !== 0) {
-    throw new Error(`${cmd} ${argv.join(" ")} exited with ${code}\n${out}`);
-  }
-  return out;
-}
-
 const results = { passed: 0, failed: 0 };
-/** Runs named checks, PARALLEL at a time, printing one line each. */
+/** Runs named checks, two at a time, printing one line each. */
 async function checks(list) {
-  const queue = [...list];
-  const worker = async () => {
-    for (let item = queue.shift(); item; item = queue.shift()) {
-      const [name, fn] = item;
-      const started = Date.now();
-      let failure = "";
-      try {
-        await fn();
-      } catch (error) {
-        failure = String(error?.message ?? error).trimEnd();
-      }
-      const secs = ((Date.now() - started) / 1000).toFixed(1);
-      results[failure ? "failed" : "passed"]++;
-      console.log(`smoke: ${failure ? "FAILED" : "ok"}  ${name}   (${secs} s)`);
-      if (failure) console.log(failure.replace(/^/gm, "    "));
+  await pool(list, async ([name, fn]) => {
+    const started = Date.now();
+    let failure = "";
+    try {
+      await fn();
+    } catch (error) {
+      failure = String(error?.message ?? error).trimEnd();
     }
-  };
-  await Promise.all(Array.from({ length: PARALLEL }, worker));
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    results[failure ? "failed" : "passed"]++;
+    console.log(`smoke: ${failure ? "FAILED" : "ok"}  ${name}   (${secs} s)`);
+    if (failure) console.log(failure.replace(/^/gm, "    "));
+  });
 }
 
 // ---- the checks -----------------------------------------------------------
@@ -210,7 +159,7 @@ function writeProbes(app, subpaths) {
 
 /** Runs every probe on a runtime: `main.mjs` imports each in turn. */
 const runProbes = (app, cmd, argv) => async () => {
-  const out = await must(cmd, argv, app);
+  const out = await must(cmd, argv, { cwd: app });
   if (!out.includes("probes passed:")) {
     throw new Error(`the probes did not all run:\n${out}`);
   }
@@ -232,7 +181,7 @@ const typeCheck = (app, label, options, subpaths) => () => {
   };
   const file = `tsconfig.${label}.json`;
   fs.writeFileSync(join(app, file), JSON.stringify(config, null, 2));
-  return must(join(BIN, "tsc"), ["-p", file], app);
+  return must(join(BIN, "tsc"), ["-p", file], { cwd: app });
 };
 const NODE_TYPES = {
   lib: ["ES2023"],
@@ -246,14 +195,16 @@ const browserBundle = (app, sub) => async () => {
   const out = `browser_${probe(sub)}.mjs`;
   const meta = `${out}.json`;
   const argv = [`${probe(sub)}.mjs`, ...BROWSER, `--outfile=${out}`];
-  await must(join(BIN, "esbuild"), [...argv, `--metafile=${meta}`], app);
+  await must(join(BIN, "esbuild"), [...argv, `--metafile=${meta}`], {
+    cwd: app,
+  });
   // Whatever the bundle still imports, it would import in the browser.
   const { outputs } = JSON.parse(fs.readFileSync(join(app, meta), "utf8"));
   const left = Object.values(outputs).flatMap((o) => o.imports);
   if (left.length) {
     throw new Error(`its browser bundle imports ${left.map((i) => i.path)}`);
   }
-  await must(nodeBin("node24"), [out], app); // and the bundle still works
+  await must(nodeBin("node24"), [out], { cwd: app }); // and the bundle still works
 };
 
 /** A server-only subpath must fail to bundle for the browser, on `node:`. */
@@ -261,7 +212,7 @@ const notForBrowser = (app, sub) => async () => {
   const entry = `entry_${probe(sub)}.mjs`;
   fs.writeFileSync(join(app, entry), `export * from "${NAME}${sub.slice(1)}";`);
   const argv = [entry, ...BROWSER, "--outfile=/dev/null"];
-  const { code, out } = await exec(join(BIN, "esbuild"), argv, app);
+  const { code, out } = await exec(join(BIN, "esbuild"), argv, { cwd: app });
   if (code === 0 || !out.includes('"node:')) {
     throw new Error(
       `esbuild should have rejected node: (exit ${code})\n${out}`,
@@ -275,24 +226,26 @@ async function tarball(tmp) {
   if (!fs.existsSync(join(ROOT, "npm/package.json"))) {
     throw new Error("npm/ is not built: run `npm run build -- --no-test`");
   }
-  await must(
-    "npm",
-    ["pack", join(ROOT, "npm"), "--pack-destination", tmp],
-    tmp,
-  );
+  await must("npm", ["pack", join(ROOT, "npm"), "--pack-destination", tmp], {
+    cwd: tmp,
+  });
   return join(tmp, fs.readdirSync(tmp).find((f) => f.endsWith(".tgz")));
 }
 
 // ---- main -----------------------------------------------------------------
 const tmp = fs.mkdtempSync(join(tmpdir(), "streamcache-smoke-"));
 try {
+  await ensureNodes(NODES);
   const tgz = await tarball(tmp);
   const app = join(tmp, "app");
   fs.mkdirSync(app);
   const consumer = { name: "smoke", private: true, type: "module" };
   fs.writeFileSync(join(app, "package.json"), JSON.stringify(consumer));
   const install = ["install", tgz, "--offline", "--no-audit", "--no-fund"];
-  await checks([["npm install (offline)", () => must("npm", install, app)]]);
+  await checks([[
+    "npm install (offline)",
+    () => must("npm", install, { cwd: app }),
+  ]]);
   if (results.failed) throw new Error("the tarball did not install");
 
   const installed = join(app, "node_modules", NAME, "package.json");
@@ -341,5 +294,5 @@ try {
 } finally {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
-console.log(`${results.passed} passed, ${results.failed} failed`);
+console.log(summary(results));
 process.exitCode = results.failed ? 1 : 0;
