@@ -72,6 +72,7 @@ const DOCS = ["README.md", "LICENSE", "SEMANTICS.md"];
 /** package.json fields copied as they are into the package. */
 const METADATA = [
   "description",
+  "engines",
   "keywords",
   "homepage",
   "bugs",
@@ -184,7 +185,6 @@ function packageJson(version: string, deno: Json, pkg: Json, subs: Subpath[]) {
   Object.assign(manifest, {
     type: "module",
     sideEffects: false,
-    engines: { node: ">=20" },
     // For tools that predate `exports` (TypeScript's "node10" resolution).
     main: exports["."]?.default,
     types: exports["."]?.types,
@@ -315,6 +315,9 @@ async function build(version: string) {
     fail(`not a semantic version: ${version}`);
   }
   if (typeof pkg.name !== "string") fail("package.json has no name");
+  if (typeof pkg.engines?.node !== "string") {
+    fail("package.json has no engines.node: the package's needs on Node");
+  }
   const subs = subpaths(deno);
 
   if (exists(OUT)) Deno.removeSync(OUT, { recursive: true });

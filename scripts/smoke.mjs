@@ -8,6 +8,10 @@
 // exports map, runs that subpath's probe below: a small program that does
 // real work through the public API and throws if the result is wrong.
 //   node20, node22, node24   the probes as plain Node ESM (.mjs)
+//   <node> require()         every subpath loaded with require() from
+//                            CommonJS: the package is ESM-only, and its
+//                            `engines` (Node 20.19+, 22.12+) is what
+//                            require(esm) needs
 //   bun                      the same files on Bun
 //   deno                     the same, importing `npm:streamcache…`, with
 //                            --node-modules-dir=manual (offline: Deno reads
@@ -207,6 +211,32 @@ const browserBundle = (app, sub) => async () => {
   await must(nodeBin("node24"), [out], { cwd: app }); // and the bundle still works
 };
 
+/**
+ * The package is ESM-only; package.json `engines` promises Node 20.19+ and
+ * 22.12+, which load ES modules with require(): every subpath must load so
+ * from CommonJS (no top-level await anywhere in the package).
+ */
+const requireAll = (app, node, subpaths) => async () => {
+  const file = "probe_require.cjs";
+  const lines = subpaths.map((sub) =>
+    `check(${JSON.stringify(NAME + sub.slice(1))});`
+  );
+  fs.writeFileSync(
+    join(app, file),
+    `const check = (specifier) => {
+  const exports = require(specifier);
+  if (!Object.values(exports).some((value) => typeof value === "function")) {
+    throw new Error(\`require(\${specifier}) gave no functions\`);
+  }
+};
+${lines.join("\n")}
+console.log("required: ${subpaths.join(" ")}");
+`,
+  );
+  const out = await must(nodeBin(node), [file], { cwd: app });
+  if (!out.includes("required:")) throw new Error(`no output:\n${out}`);
+};
+
 /** A server-only subpath must fail to bundle for the browser, on `node:`. */
 const notForBrowser = (app, sub) => async () => {
   const entry = `entry_${probe(sub)}.mjs`;
@@ -271,6 +301,10 @@ try {
   const dom = { lib: ["ES2022", "DOM", "DOM.Iterable"], types: [] };
   await checks([
     ...NODES.map((node) => [node, runProbes(app, nodeBin(node), [MAIN])]),
+    ...NODES.map((node) => [
+      `${node} require() (CommonJS)`,
+      requireAll(app, node, subpaths),
+    ]),
     ["bun", runProbes(app, join(BIN, "bun"), [MAIN])],
     ["deno", runProbes(app, join(BIN, "deno"), [...deno, "main.deno.mjs"])],
     [
