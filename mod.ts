@@ -11,13 +11,20 @@
  * @example One producer run for many concurrent requests
  * ```ts
  * import { StreamCache } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
  *
  * await using cache = new StreamCache();
- * const entry = await cache.getOrCreate("report.csv", async function* () {
- *   yield new TextEncoder().encode("id,total\n");
- *   yield new TextEncoder().encode("1,42\n");
- * });
- * console.log(await new Response(entry.readable()).text());
+ * let runs = 0;
+ * const request = () =>
+ *   cache.getOrCreate("report.csv", async function* () {
+ *     runs++;
+ *     yield new TextEncoder().encode("id,total\n");
+ *     yield new TextEncoder().encode("1,42\n");
+ *   });
+ * const [first, second] = await Promise.all([request(), request()]);
+ * assert.equal(await new Response(first.readable()).text(), "id,total\n1,42\n");
+ * assert.equal(await new Response(second.readable()).text(), "id,total\n1,42\n");
+ * assert.equal(runs, 1);
  * ```
  *
  * @module

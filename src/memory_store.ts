@@ -53,10 +53,12 @@ const DEFAULT_BLOCK_SIZE = 64 * 1024;
  * @example A cache in memory
  * ```ts
  * import { MemoryStore, StreamCache } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
  *
  * await using cache = new StreamCache({ store: new MemoryStore({ blockSize: 16 * 1024 }) });
  * const entry = await cache.getOrCreate("hi", () => new TextEncoder().encode("hi"));
- * console.log(await entry.done); // 2
+ * assert.equal(await entry.done, 2);
+ * assert.equal(await new Response(entry.readable()).text(), "hi");
  * ```
  */
 export class MemoryStore implements Store {

@@ -100,11 +100,16 @@ export type ProducerResult = ProducerBody | {
  *
  * @example A producer that streams a report
  * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
  * import type { Producer } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
  *
  * const report: Producer = async function* ({ key }) {
  *   yield new TextEncoder().encode(`report for ${key}\n`);
  * };
+ * await using cache = new StreamCache();
+ * const entry = await cache.getOrCreate("q3", report);
+ * assert.equal(await new Response(entry.readable()).text(), "report for q3\n");
  * ```
  */
 export type Producer = (

@@ -475,12 +475,16 @@ export class StreamCache implements AsyncDisposable {
    *
    * @example Closing with `await using`
    * ```ts
-   * import { StreamCache } from "@streamcache/streamcache";
+   * import { CacheClosedError, StreamCache } from "@streamcache/streamcache";
+   * import assert from "node:assert/strict";
    *
+   * let closed: StreamCache;
    * {
    *   await using cache = new StreamCache();
    *   await cache.getOrCreate("k", () => new Uint8Array(1));
+   *   closed = cache;
    * } // closed here
+   * await assert.rejects(closed.has("k"), CacheClosedError);
    * ```
    */
   close(): Promise<void> {

@@ -19,11 +19,17 @@ import type { FileHandle, FileInfo, FileSystem } from "./file_system.ts";
  * They are never served either way.
  *
  * @example Choosing the Deno adapter explicitly
- * ```ts ignore
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
  * import { denoFileSystem, FsStore } from "@streamcache/streamcache/fs";
+ * import assert from "node:assert/strict";
  *
- * const store = new FsStore({ dir: "./cache", fs: denoFileSystem });
- * await store.close();
+ * const dir = await Deno.makeTempDir();
+ * const cache = new StreamCache({ store: new FsStore({ dir, fs: denoFileSystem }) });
+ * const entry = await cache.getOrCreate("k", () => new TextEncoder().encode("on disk"));
+ * assert.equal(await entry.done, 7);
+ * await cache.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export const denoFileSystem: FileSystem = {

@@ -124,8 +124,10 @@ export interface FileInfo {
  *
  * @example Injecting a full disk
  * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
  * import { FsStore, nodeFileSystem } from "@streamcache/streamcache/fs";
  * import type { FileSystem } from "@streamcache/streamcache/fs";
+ * import assert from "node:assert/strict";
  *
  * const full: FileSystem = {
  *   ...nodeFileSystem,
@@ -136,8 +138,11 @@ export interface FileInfo {
  *   },
  * };
  * const dir = await Deno.makeTempDir();
- * const store = new FsStore({ dir, fs: full });
- * await store.close();
+ * const cache = new StreamCache({ store: new FsStore({ dir, fs: full }) });
+ * const entry = await cache.getOrCreate("big.zip", () => new Uint8Array(10));
+ * await assert.rejects(entry.done, { code: "ENOSPC" }); // the entry failed
+ * assert.equal(await cache.has("big.zip"), false); // and nothing is kept
+ * await cache.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

@@ -7,12 +7,21 @@
  * ```ts
  * import { StreamCache } from "@streamcache/streamcache";
  * import { FsStore } from "@streamcache/streamcache/fs";
+ * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
  * {
  *   await using cache = new StreamCache({ store: new FsStore({ dir }) });
  *   const entry = await cache.getOrCreate("report.csv", () => new TextEncoder().encode("a,b\n1,2\n"));
- *   console.log(await entry.done); // 8
+ *   assert.equal(await entry.done, 8);
+ * }
+ * {
+ *   // After a restart, the entry is served from disk: the producer does not run.
+ *   await using cache = new StreamCache({ store: new FsStore({ dir }) });
+ *   const entry = await cache.getOrCreate("report.csv", () => {
+ *     throw new Error("not called");
+ *   });
+ *   assert.equal(await new Response(entry.readable()).text(), "a,b\n1,2\n");
  * }
  * await Deno.remove(dir, { recursive: true });
  * ```

@@ -23,11 +23,15 @@ const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) |
  *
  * @example Choosing the Node adapter explicitly
  * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
  * import { FsStore, nodeFileSystem } from "@streamcache/streamcache/fs";
+ * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
- * const store = new FsStore({ dir, fs: nodeFileSystem });
- * await store.close();
+ * const cache = new StreamCache({ store: new FsStore({ dir, fs: nodeFileSystem }) });
+ * const entry = await cache.getOrCreate("k", () => new TextEncoder().encode("on disk"));
+ * assert.equal(await entry.done, 7);
+ * await cache.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
