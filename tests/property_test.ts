@@ -1,7 +1,13 @@
 // Model-based property test: random interleavings of appends, step-by-step
 // reads at random offsets, cancels, deletes, successor entries, writer closes
-// and aborts, over two keys of one cache, checked against a plain model of
-// what each reader must get (SEMANTICS 1, 3–11).
+// and aborts, entries made by open() and by getOrCreate() producers (one at a
+// time or several calls at once), and in half the scenarios a close() of the
+// cache at a random step, over two keys of one cache, checked against a plain
+// model of what each reader must get (SEMANTICS 1, 3–12).
+//
+// Replaying a failure: its message gives the seed and the path of the
+// smallest failing scenario, e.g. `FC_SEED=-1234 FC_PATH=12:3:0` before the
+// test command (FC_RUNS sets the number of scenarios, 500 by default).
 //
 // Reads are never awaited inline: a read that has caught up with its writer
 // resolves only when a later command appends, closes or aborts. Each read's
@@ -9,18 +15,24 @@
 // unhandled rejection) and checked against the model at the end, after every
 // remaining writer is closed and every reader drained.
 
-import { describe, it } from "./_testing.ts";
+import { describe, HEAVY_TIMEOUT_MS, it } from "./_testing.ts";
 import assert from "node:assert/strict";
+import process from "node:process";
 import fc from "fast-check";
-import { MemoryStore, StreamCache } from "../mod.ts";
+import { CacheClosedError, MemoryStore, StreamCache } from "../mod.ts";
 import type { Entry, EntryMeta, StoreWriter } from "../mod.ts";
 
 type Key = "a" | "b";
 type ReasonKind = "error" | "object" | "none";
 
+/** How a caller asks for an entry: open() (a writer if it creates it) or getOrCreate(). */
+type Call = "open" | "produce";
+
 /** One step of a scenario. Indices pick among the eligible entries or readers, modulo their count. */
 type Command =
   | { op: "open"; key: Key }
+  | { op: "produce"; key: Key; fails: boolean }
+  | { op: "concurrent"; key: Key; calls: Call[] }
   | { op: "get"; key: Key }
   | { op: "delete"; key: Key; wait: boolean }
   | { op: "write"; writer: number; size: number }
@@ -37,11 +49,19 @@ type Command =
   | { op: "read"; reader: number }
   | { op: "cancel"; reader: number };
 
+/**
+ * How the model writes an entry: through the writer open() gave, or through
+ * the stream a getOrCreate() producer returned (the cache pipes it in).
+ */
+type Feed =
+  | { kind: "writer"; writer: WritableStreamDefaultWriter<Uint8Array> }
+  | { kind: "producer"; source: ReadableStreamDefaultController<Uint8Array> };
+
 /** What the model knows of one entry ever created. */
 interface EntryModel {
   readonly key: Key;
   readonly entry: Entry;
-  readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly feed: Feed;
   /** Every byte appended, in order. */
   readonly bytes: number[];
   /** Set *before* the real close or abort starts, so read handlers see it early. */
@@ -52,6 +72,8 @@ interface EntryModel {
   detached: boolean;
   /** A close not awaited is in flight: the entry may still show `writing`. */
   closing: boolean;
+  /** The cache closed while this entry's close was in flight: it may have completed or failed. */
+  raced: boolean;
 }
 
 /** How a read ended the stream, and what the model said at that moment. */
@@ -78,9 +100,13 @@ interface ReaderModel {
   /** Reads issued and not yet settled. */
   pending: number;
   cancelled: boolean;
+  /** Opened after the cache was closed. */
+  afterClose: boolean;
 }
 
 const MAX_PENDING_READS = 2;
+/** The model's reason for an entry that close() failed: a CacheClosedError. */
+const CLOSED = Symbol("closed by close()");
 
 /** A MemoryStore that knows which entries' storage is still held. */
 class TrackingStore extends MemoryStore {
@@ -122,6 +148,8 @@ class World {
   readonly inFlight: Promise<void>[] = [];
   /** Failures seen by the in-flight operations, thrown by `finish`. */
   readonly problems: unknown[] = [];
+  /** Whether the cache has been closed (rule 12). */
+  closed = false;
   #nextByte = 0;
   #nextReason = 0;
 
@@ -137,7 +165,19 @@ class World {
   async run(command: Command): Promise<void> {
     switch (command.op) {
       case "open":
+      case "produce":
+      case "concurrent":
+      case "get":
+      case "delete":
+        if (this.closed) return await this.#afterClose(command);
+    }
+    switch (command.op) {
+      case "open":
         return await this.#open(command.key);
+      case "produce":
+        return await this.#produce(command.key, command.fails);
+      case "concurrent":
+        return await this.#concurrent(command.key, command.calls);
       case "get":
         return await this.#get(command.key);
       case "delete":
@@ -159,12 +199,80 @@ class World {
     }
   }
 
+  // Rule 12: after close(), every call on the cache rejects with a
+  // CacheClosedError, and no producer runs.
+  async #afterClose(command: Command): Promise<void> {
+    if (!("key" in command)) return;
+    const { key } = command;
+    let runs = 0;
+    const producer = () => (runs++, new Uint8Array(1));
+    const calls = command.op === "concurrent"
+      ? command.calls.map((call) =>
+        call === "open"
+          ? this.cache.open(key)
+          : this.cache.getOrCreate(key, producer)
+      )
+      : command.op === "open"
+      ? [this.cache.open(key)]
+      : command.op === "produce"
+      ? [this.cache.getOrCreate(key, producer)]
+      : command.op === "get"
+      ? [this.cache.get(key), this.cache.has(key)]
+      : [this.cache.delete(key)];
+    for (const call of calls) {
+      await assert.rejects(
+        call,
+        CacheClosedError,
+        `${command.op} after close()`,
+      );
+    }
+    assert.equal(runs, 0, "no producer runs after close()");
+  }
+
   /** Awaits `operation`, or lets it run on while later commands interleave with it. */
   async #settle(operation: Promise<void>, wait: boolean): Promise<void> {
     if (wait) return await operation;
     this.inFlight.push(operation.catch((error) => {
       this.problems.push(error);
     }));
+  }
+
+  /** A new entry's model, made current for its key. */
+  #created(key: Key, entry: Entry, feed: Feed): void {
+    assert.ok(
+      this.entries.every((known) => known.entry !== entry),
+      `a missing ${key} gets a new entry, never an old one (rules 5, 10)`,
+    );
+    assert.equal(entry.key, key);
+    const model: EntryModel = {
+      key,
+      entry,
+      feed,
+      bytes: [],
+      state: "writing",
+      reason: undefined,
+      detached: false,
+      closing: false,
+      raced: false,
+    };
+    this.entries.push(model);
+    this.current.set(key, model);
+  }
+
+  /** A producer the model feeds by hand, through the stream it returns. */
+  #producer(runs: { count: number; source?: Feed }, fails: boolean) {
+    return () => {
+      runs.count++;
+      if (fails) throw new Error(`producer of run ${runs.count} fails`);
+      let source!: ReadableStreamDefaultController<Uint8Array>;
+      const body = new ReadableStream<Uint8Array>({
+        start: (controller) => {
+          source = controller;
+        },
+      });
+      runs.source = { kind: "producer", source };
+      return body;
+    };
   }
 
   // Rule 1: a missing key gets a new entry and its one writer; an existing
@@ -178,25 +286,67 @@ class World {
       return;
     }
     assert.ok(writable, `open(${key}) of a missing key gives the writer`);
-    assert.ok(
-      this.entries.every((known) => known.entry !== entry),
-      `open(${key}) after delete or failure makes a new entry (rule 10)`,
-    );
-    assert.equal(entry.key, key);
     const writer = writable.getWriter();
     writer.closed.catch(() => {});
-    const model: EntryModel = {
-      key,
-      entry,
-      writer,
-      bytes: [],
-      state: "writing",
-      reason: undefined,
-      detached: false,
-      closing: false,
-    };
-    this.entries.push(model);
-    this.current.set(key, model);
+    this.#created(key, entry, { kind: "writer", writer });
+  }
+
+  // Rules 1, 5: getOrCreate runs the producer only for a missing key; one
+  // that throws rejects the call and leaves the key missing.
+  async #produce(key: Key, fails: boolean): Promise<void> {
+    const runs: { count: number; source?: Feed } = { count: 0 };
+    const existing = this.current.get(key);
+    const call = this.cache.getOrCreate(key, this.#producer(runs, fails));
+    if (existing) {
+      assert.equal(await call, existing.entry, `getOrCreate(${key}) hit`);
+      assert.equal(runs.count, 0, "the producer of a present key never runs");
+      return;
+    }
+    if (fails) {
+      await assert.rejects(call, /producer of run 1 fails/);
+      assert.equal(runs.count, 1);
+      return;
+    }
+    const entry = await call;
+    assert.equal(runs.count, 1, `getOrCreate(${key}) runs its producer once`);
+    this.#created(key, entry, runs.source!);
+  }
+
+  // Rule 1: of several open() and getOrCreate() calls at once for a missing
+  // key, exactly one creates the entry (one writer given, or one producer
+  // run), and all of them get that entry.
+  async #concurrent(key: Key, calls: readonly Call[]): Promise<void> {
+    const runs: { count: number; source?: Feed } = { count: 0 };
+    const existing = this.current.get(key);
+    const results = await Promise.all(calls.map(async (call) => {
+      if (call === "produce") {
+        return {
+          entry: await this.cache.getOrCreate(key, this.#producer(runs, false)),
+          writable: undefined,
+        };
+      }
+      return await this.cache.open(key);
+    }));
+    const entries = new Set(results.map((result) => result.entry));
+    assert.equal(entries.size, 1, `${calls} of ${key} get one entry`);
+    const [entry] = entries;
+    const writers = results.filter((result) => result.writable);
+    if (existing) {
+      assert.equal(entry, existing.entry, `${calls} of a present ${key}`);
+      assert.equal(writers.length + runs.count, 0, "nobody creates it");
+      return;
+    }
+    assert.equal(
+      writers.length + runs.count,
+      1,
+      `exactly one of ${calls} creates ${key}: ${writers.length} writers, ${runs.count} producer runs`,
+    );
+    if (runs.source) this.#created(key, entry!, runs.source);
+    else {
+      const writer = writers[0]!.writable!.getWriter();
+      writer.closed.catch(() => {});
+      this.#created(key, entry!, { kind: "writer", writer });
+    }
   }
 
   async #get(key: Key): Promise<void> {
@@ -218,7 +368,22 @@ class World {
     );
   }
 
-  // Rule 7: the writer reuses its buffer once write() resolves.
+  /**
+   * Resolves once the entry holds `size` bytes. A producer's chunk reaches
+   * the entry through the cache's pipe, some time after it is enqueued: a
+   * reader of the entry's last byte waits for it (rule 8), with no sleep.
+   */
+  async #stored(model: EntryModel, size: number): Promise<void> {
+    if (size === 0 || model.entry.size >= size) return;
+    const probe = model.entry.readable({ start: size - 1, end: size });
+    const reader = probe.getReader();
+    const { value } = await reader.read();
+    assert.equal(value?.byteLength, 1, "the probe got the last byte written");
+    await reader.cancel();
+  }
+
+  // Rule 7: the writer reuses its buffer once write() resolves (a producer,
+  // once the entry holds the chunk).
   async #write(index: number, size: number): Promise<void> {
     const model = pick(this.#writing(), index);
     if (!model) return;
@@ -228,7 +393,11 @@ class World {
       this.#nextByte = (this.#nextByte + 1) % 251;
     }
     model.bytes.push(...chunk);
-    await model.writer.write(chunk);
+    if (model.feed.kind === "writer") await model.feed.writer.write(chunk);
+    else {
+      model.feed.source.enqueue(chunk);
+      await this.#stored(model, model.bytes.length);
+    }
     chunk.fill(0xff);
   }
 
@@ -237,7 +406,11 @@ class World {
     if (!model) return;
     model.state = "complete";
     model.closing = true;
-    await model.writer.close();
+    if (model.feed.kind === "writer") await model.feed.writer.close();
+    else {
+      model.feed.source.close();
+      await model.entry.done;
+    }
     model.closing = false;
   }
 
@@ -254,7 +427,12 @@ class World {
     model.state = "failed";
     model.reason = reason;
     if (this.current.get(model.key) === model) this.current.delete(model.key);
-    await model.writer.abort(reason);
+    if (model.feed.kind === "writer") await model.feed.writer.abort(reason);
+    else {
+      // The cache's pipe aborts the entry with the stream's error.
+      model.feed.source.error(reason);
+      await model.entry.done.catch(() => {});
+    }
   }
 
   // Rule 11: calls on a writer that has already closed or aborted.
@@ -263,13 +441,15 @@ class World {
     // internal assertion error there (whatwg/streams#1218), whatever the sink;
     // Node 20's does after the close too.
     const ended = this.entries.filter((e) =>
-      e.state === "failed" ||
-      (e.state === "complete" &&
-        !(call === "write" && (e.closing || !this.#writeAfterClose)))
+      e.feed.kind === "writer" && !e.raced && (
+        e.state === "failed" ||
+        (e.state === "complete" &&
+          !(call === "write" && (e.closing || !this.#writeAfterClose)))
+      )
     );
     const model = pick(ended, index);
-    if (!model) return;
-    const { writer } = model;
+    if (!model || model.feed.kind !== "writer") return;
+    const { writer } = model.feed;
     if (call === "abort") {
       await writer.abort(new Error("late abort"));
       return;
@@ -292,14 +472,33 @@ class World {
     }
   }
 
+  // Rule 12: close() fails every entry still written with a CacheClosedError
+  // (a close in flight may still commit), ends every open reader, and every
+  // later call rejects.
+  async closeCache(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const model of this.entries) {
+      if (model.closing) model.raced = true;
+      else if (model.state === "writing") {
+        model.state = "failed";
+        model.reason = CLOSED;
+      }
+    }
+    this.current.clear();
+    await this.cache.close();
+    await this.cache.close(); // rule 11: twice is harmless
+  }
+
   // Rules 3, 8: a reader may join at any time, at any offset.
   #openReader(
     command: Extract<Command, { op: "reader" }>,
   ): void {
     // Entries whose storage is surely alive: still written (the writer holds
     // it), committed and not deleted, or failed (the reader never reads it).
+    // After close(), any entry: its readers must fail.
     const openable = this.entries.filter((e) =>
-      e.state !== "complete" || !e.detached
+      this.closed || e.state !== "complete" || !e.detached
     );
     const model = pick(openable, command.entry);
     if (!model) return;
@@ -323,6 +522,7 @@ class World {
       endings: [],
       pending: 0,
       cancelled: false,
+      afterClose: this.closed,
     });
   }
 
@@ -389,6 +589,7 @@ class World {
     for (const model of this.entries) {
       const { entry } = model;
       assert.equal(entry.size, model.bytes.length, `size of ${entry.key}`);
+      if (model.raced) continue; // its close raced close(): settled in finish
       if (model.closing && entry.state === "writing") continue; // committing
       assert.equal(entry.state, model.state, `state of ${entry.key}`);
       assert.equal(entry.complete, model.state === "complete");
@@ -398,10 +599,26 @@ class World {
   /** Closes every writer still writing, drains every reader, and checks them all. */
   async finish(): Promise<void> {
     await Promise.all(this.inFlight);
-    if (this.problems.length > 0) throw this.problems[0];
+    // A close or delete in flight when the cache closed may reject so.
+    const problems = this.problems.filter((error) =>
+      !(this.closed && error instanceof CacheClosedError)
+    );
+    if (problems.length > 0) throw problems[0];
     for (const model of this.#writing()) {
       model.state = "complete";
-      await model.writer.close();
+      if (model.feed.kind === "writer") await model.feed.writer.close();
+      else {
+        model.feed.source.close();
+        await model.entry.done;
+      }
+    }
+    // An entry whose close raced close() either committed or failed with
+    // the CacheClosedError; either is right, and the model takes what it got.
+    for (const model of this.entries.filter((e) => e.raced)) {
+      await model.entry.done.catch(() => {});
+      model.closing = false;
+      model.state = model.entry.state;
+      if (model.state === "failed") model.reason = CLOSED;
     }
     this.checkEntries();
     for (const reader of this.readers) {
@@ -422,7 +639,14 @@ class World {
         () => assert.fail("entry.done of a failed entry must reject"),
         (error: unknown) => error,
       );
-      if (model.reason === undefined) {
+      if (model.reason === CLOSED) {
+        assert.ok(
+          failure instanceof CacheClosedError,
+          `close() fails a written entry with a CacheClosedError, got ${
+            describeError(failure)
+          }`,
+        );
+      } else if (model.reason === undefined) {
         assert.equal((failure as { name?: unknown }).name, "AbortError");
       } else {
         assert.equal(failure, model.reason, "entry.done rejects with reason");
@@ -430,8 +654,14 @@ class World {
       failures.set(model, failure);
     }
     this.readers.forEach((reader, i) =>
-      checkReader(reader, failures.get(reader.of), `reader #${i}`)
+      checkReader(
+        reader,
+        failures.get(reader.of),
+        `reader #${i}`,
+        this.closed,
+      )
     );
+    if (this.closed) return; // the store is closed: it holds nothing
     // Rule 10: with every reader and writer gone, only the entries still
     // linked to a key hold storage; deleted and failed ones released theirs.
     const linked = this.entries.filter((e) =>
@@ -442,7 +672,12 @@ class World {
 }
 
 /** Checks one drained reader against the model of its entry. */
-function checkReader(r: ReaderModel, failure: unknown, name: string): void {
+function checkReader(
+  r: ReaderModel,
+  failure: unknown,
+  name: string,
+  closed: boolean,
+): void {
   const label =
     `${name} of ${r.of.key}[${r.start}, ${r.end}) by ${r.chunkSize}`;
   const size = r.of.bytes.length;
@@ -464,11 +699,19 @@ function checkReader(r: ReaderModel, failure: unknown, name: string): void {
     assert.equal(ending.error, first.error, `${label}: ends once`);
   }
   const reachedEnd = r.received.length === r.end - r.start;
+  if (first.kind === "error" && first.error instanceof CacheClosedError) {
+    // Rule 12: close() ended it, after the bytes checked above.
+    assert.ok(closed, `${label}: a CacheClosedError, yet the cache is open`);
+    return;
+  }
   if (r.start >= r.end) {
     // An empty range ends at once, whatever the writer does.
     assert.equal(first.kind, "done", `${label}: empty range closes`);
     return;
   }
+  // Opened after close(): it may not end cleanly short of its bytes (the
+  // checks below), and may fail. (With what: see the rule 12 tests.)
+  if (r.afterClose && first.kind === "error") return;
   if (r.of.state === "complete") {
     if (r.start > size) {
       // Rule 8: the entry completed shorter than `start`.
@@ -507,6 +750,25 @@ const key = fc.constantFrom<Key>("a", "b");
 const index = fc.nat({ max: 7 });
 const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ op: fc.constant("open"), key }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("produce"),
+      key,
+      fails: fc.nat({ max: 3 }).map((n) => n === 0), // one in four throws
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("concurrent"),
+      key,
+      calls: fc.array(fc.constantFrom<Call>("open", "produce"), {
+        minLength: 2,
+        maxLength: 4,
+      }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("get"), key }) },
   {
     weight: 2,
@@ -593,11 +855,13 @@ async function writeAfterCloseRejects(): Promise<boolean> {
 async function runScenario(
   blockSize: number,
   commands: readonly Command[],
+  closeAt: number | undefined,
   writeAfterClose: boolean,
 ): Promise<void> {
   const world = new World(blockSize, writeAfterClose);
   try {
-    for (const step of commands) {
+    for (const [i, step] of commands.entries()) {
+      if (i === closeAt) await world.closeCache();
       await world.run(step);
       world.checkEntries();
     }
@@ -607,19 +871,52 @@ async function runScenario(
   }
 }
 
+/** An integer from the environment, or `undefined` if unset. */
+function fromEnv(name: string): number | undefined {
+  const text = process.env[name];
+  if (text === undefined || text === "") return undefined;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) {
+    throw new TypeError(`${name} must be an integer: received ${text}`);
+  }
+  return value;
+}
+
 describe("StreamCache against a model", () => {
-  it("rules 1, 3-11: random interleavings of writes, step-by-step reads, cancels, deletes, closes and aborts match the model", async () => {
-    const writeAfterClose = await writeAfterCloseRejects();
-    await fc.assert(
-      fc.asyncProperty(
-        // A MemoryStore block size of 1 to 9 bytes: chunks of up to 17 bytes
-        // and reads of up to 9 cross block boundaries all the time.
-        fc.integer({ min: 1, max: 9 }),
-        fc.array(command, { maxLength: 100, size: "medium" }),
-        (blockSize, commands) =>
-          runScenario(blockSize, commands, writeAfterClose),
-      ),
-      { numRuns: 500 },
-    );
-  });
+  it(
+    "rules 1, 3-12: random interleavings of opens, producers, concurrent calls, writes, step-by-step reads, cancels, deletes, closes, aborts and close() match the model",
+    { timeout: HEAVY_TIMEOUT_MS },
+    async () => {
+      const writeAfterClose = await writeAfterCloseRejects();
+      const seed = fromEnv("FC_SEED") ?? (Math.random() * 2 ** 31) | 0;
+      const path = process.env.FC_PATH || undefined;
+      const details = await fc.check(
+        fc.asyncProperty(
+          // A MemoryStore block size of 1 to 9 bytes: chunks of up to 17
+          // bytes and reads of up to 9 cross block boundaries all the time.
+          fc.integer({ min: 1, max: 9 }),
+          fc.array(command, { maxLength: 100, size: "medium" }),
+          // Half the scenarios close the cache before one of their steps.
+          fc.option(fc.nat({ max: 99 }), { nil: undefined, freq: 2 }),
+          (blockSize, commands, closeAt) =>
+            runScenario(blockSize, commands, closeAt, writeAfterClose),
+        ),
+        {
+          seed,
+          numRuns: fromEnv("FC_RUNS") ?? 500,
+          ...(path === undefined ? {} : { path, endOnFailure: true }),
+        },
+      );
+      if (details.failed) {
+        const replay = `FC_SEED=${details.seed} FC_PATH=${
+          details.counterexamplePath ?? ""
+        }`;
+        throw new Error(
+          `Replay this failure with ${replay} before the test command.\n` +
+            fc.defaultReportMessage(details),
+          { cause: details.errorInstance },
+        );
+      }
+    },
+  );
 });
