@@ -1,6 +1,8 @@
 // Small tools shared by the test files: deterministic bytes, draining a
-// stream, and stores that count or fail on purpose.
+// stream, stores that count or fail on purpose, and a probe of the runtime:
+// what gets scheduled while a test waits.
 
+import process from "node:process";
 import { StreamCache } from "../mod.ts";
 import type { Store, StoreReader, StoreWriter } from "../mod.ts";
 
@@ -168,4 +170,57 @@ export function instrument(
     close: () => store.close(),
   };
   return { store: wrapped, calls };
+}
+
+/** The scheduling functions {@linkcode watchScheduling} replaces while it watches. */
+const SCHEDULERS = [
+  "setTimeout",
+  "setInterval",
+  "setImmediate",
+  "queueMicrotask",
+  "requestAnimationFrame",
+  "requestIdleCallback",
+] as const;
+
+/** A stack frame in a file (`file:///…:1:2`, `/…:1:2`), not in the runtime's own code. */
+const CODE_FRAME = /(?:\(|\bat )(?:file:\/\/|\/)[^)]*:\d+:\d+\)?\s*$/;
+
+/**
+ * Records every callback scheduled through the runtime's global scheduling
+ * functions (timers, immediates, microtasks, animation frames,
+ * `process.nextTick`, `MessagePort.postMessage`) until `stop()`, by code
+ * other than the runtime's own: what code that polls would call to come
+ * back later. `turn()` lets one macrotask run through the original
+ * `setTimeout`, which is not recorded.
+ */
+export function watchScheduling(): {
+  readonly calls: string[];
+  turn(): Promise<void>;
+  stop(): void;
+} {
+  const calls: string[] = [];
+  const restore: (() => void)[] = [];
+  const watch = (owner: object | undefined, name: string, label: string) => {
+    const target = owner as Record<string, unknown> | undefined;
+    const original = target?.[name];
+    if (typeof original !== "function") return;
+    target![name] = function (this: unknown, ...args: unknown[]) {
+      // The frames below "Error" and this function's own: the runtime's
+      // (Node's streams call process.nextTick on their own) or code's.
+      const frames = new Error().stack?.split("\n").slice(2) ?? [];
+      const code = frames.find((frame) => CODE_FRAME.test(frame));
+      if (code) calls.push(`${label} ${code.trim()}`);
+      return original.apply(this, args);
+    };
+    restore.push(() => target![name] = original);
+  };
+  const setTimeout = globalThis.setTimeout;
+  for (const name of SCHEDULERS) watch(globalThis, name, name);
+  watch(process, "nextTick", "process.nextTick");
+  watch(globalThis.MessagePort?.prototype, "postMessage", "postMessage");
+  return {
+    calls,
+    turn: () => new Promise((resolve) => setTimeout(resolve, 0)),
+    stop: () => restore.forEach((undo) => undo()),
+  };
 }
