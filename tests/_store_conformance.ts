@@ -3,16 +3,21 @@
 // file calls describeStoreConformance once per configuration.
 
 import { describeCacheFaults } from "./_cache_faults.ts";
-import { describeCacheSemantics } from "./_cache_semantics.ts";
+import {
+  type ConformanceOptions,
+  describeCacheSemantics,
+} from "./_cache_semantics.ts";
 import { describeStoreContract, type StoreFactory } from "./_store_contract.ts";
 
+export type { ConformanceOptions } from "./_cache_semantics.ts";
 export type { StoreFactory } from "./_store_contract.ts";
 
 export function describeStoreConformance(
   name: string,
   make: StoreFactory,
+  options: ConformanceOptions = {},
 ): void {
   describeStoreContract(name, make);
-  describeCacheSemantics(name, make);
+  describeCacheSemantics(name, make, options);
   describeCacheFaults(name, make);
 }
