@@ -1,8 +1,11 @@
 // Small tools shared by the test files: deterministic bytes, draining a
-// stream, stores that count or fail on purpose, and a probe of the runtime:
-// what gets scheduled while a test waits.
+// stream, stores that count or fail on purpose, and two probes of the
+// runtime: what gets scheduled while a test waits, and how much memory is in
+// use.
 
 import process from "node:process";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { StreamCache } from "../mod.ts";
 import type { Store, StoreReader, StoreWriter } from "../mod.ts";
 
@@ -223,4 +226,36 @@ export function watchScheduling(): {
     turn: () => new Promise((resolve) => setTimeout(resolve, 0)),
     stop: () => restore.forEach((undo) => undo()),
   };
+}
+
+let gc: (() => void) | undefined;
+/** A full garbage collection, on Bun, Deno and Node alike. */
+function collectGarbage(): void {
+  const bun = (globalThis as { Bun?: { gc(full: boolean): void } }).Bun;
+  if (bun) return bun.gc(true);
+  if (!gc) {
+    // Node and Deno: V8's gc(), exposed after start-up.
+    gc = (globalThis as { gc?: () => void }).gc;
+    if (!gc) {
+      v8.setFlagsFromString("--expose-gc");
+      gc = vm.runInNewContext("gc") as () => void;
+    }
+  }
+  gc();
+}
+
+/**
+ * Bytes of memory held by live JavaScript objects, ArrayBuffers included,
+ * after full garbage collections: what a test compares before and after a
+ * step to see what the step keeps alive. (Bun counts ArrayBuffers in its
+ * heap; V8 counts them apart, as `external`.)
+ */
+export async function usedMemory(): Promise<number> {
+  // V8 frees ArrayBuffers' memory on a later turn: collect twice.
+  for (let i = 0; i < 2; i++) {
+    collectGarbage();
+    await turn();
+  }
+  const { heapUsed, external } = process.memoryUsage();
+  return "Bun" in globalThis ? heapUsed : heapUsed + external;
 }
