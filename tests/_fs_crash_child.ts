@@ -5,16 +5,23 @@
 //   pid <pid>            once, before the first entry
 //   start <key>          the entry was created (the key as JSON)
 //   chunk <key> <n>      the n-th chunk of the entry was written (n from 1)
+//   committing <key>     every byte is written; the commit starts
 //   committed <key>      `entry.done` resolved: the entry is committed
+//   paused <path>        (with a pause) the commit's rename to <path> is due
 //
 // Run as `<runtime> _fs_crash_child.ts --streamcache-crash-child <dir>
-// <size|checksum> <prefix>`. The test imports this module too, for `planFor`
-// and `contentOf`, so both sides know every key's bytes and metadata; without
-// CHILD_FLAG on the command line the module writes nothing.
+// <size|checksum> <prefix> [<pause>]`. With a pause N > 0, the N-th rename
+// the store asks of its file system (the N-th commit: its record written and
+// synced, the atomic rename not made) prints `paused` and never happens: the
+// test kills the child there, in the middle of a commit. The test imports
+// this module too, for `planFor` and `contentOf`, so both sides know every
+// key's bytes and metadata; without CHILD_FLAG on the command line the module
+// writes nothing.
 
 import process from "node:process";
 import { StreamCache } from "../mod.ts";
-import { FsStore } from "../src/fs/mod.ts";
+import { denoFileSystem, FsStore, nodeFileSystem } from "../src/fs/mod.ts";
+import type { FileSystem } from "../src/fs/mod.ts";
 
 /** Marks a command line as the child's, so importing this module runs nothing. */
 export const CHILD_FLAG = "--streamcache-crash-child";
@@ -95,20 +102,41 @@ async function writeEntries(
       await writer.write(bytes.slice(at, at + chunk));
       say(`chunk ${name} ${++n}`);
     }
+    say(`committing ${name}`);
     await writer.close();
     await entry.done;
     say(`committed ${name}`);
   }
 }
 
+/** The runtime's file system, whose `pause`-th rename never happens. */
+function pausing(pause: number): FileSystem {
+  const fs = "Deno" in globalThis ? denoFileSystem : nodeFileSystem;
+  let renames = 0;
+  return {
+    ...fs,
+    rename(from, to) {
+      if (++renames !== pause) return fs.rename(from, to);
+      say(`paused ${to}`);
+      return new Promise<void>(() => {}); // the test kills us here
+    },
+  };
+}
+
 async function main(args: readonly string[]): Promise<void> {
-  const [dir, verify, prefix] = args;
-  if (!dir || (verify !== "size" && verify !== "checksum") || !prefix) {
+  const [dir, verify, prefix, pauseArg = "0"] = args;
+  const pause = Number(pauseArg);
+  if (
+    !dir || (verify !== "size" && verify !== "checksum") || !prefix ||
+    !Number.isInteger(pause) || pause < 0
+  ) {
     throw new TypeError(
-      `usage: _fs_crash_child.ts ${CHILD_FLAG} <dir> <size|checksum> <prefix>`,
+      `usage: _fs_crash_child.ts ${CHILD_FLAG} <dir> <size|checksum> <prefix> [<pause>]`,
     );
   }
-  const cache = new StreamCache({ store: new FsStore({ dir, verify }) });
+  const fs = pause > 0 ? pausing(pause) : undefined;
+  const store = new FsStore(fs ? { dir, verify, fs } : { dir, verify });
+  const cache = new StreamCache({ store });
   say(`pid ${process.pid}`);
   await Promise.all([0, 1].map((lane) => writeEntries(cache, prefix, lane)));
   await cache.close();
