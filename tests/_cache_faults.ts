@@ -3,7 +3,7 @@
 // a lookup racing a delete is a miss or the whole old entry (10), and asking
 // about a key never waits for its producer (2). Part of the conformance suite.
 
-import { describe, it } from "node:test";
+import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import { EntryNotFoundError, StreamCache } from "../mod.ts";
 import type { Store } from "../mod.ts";

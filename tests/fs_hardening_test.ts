@@ -3,7 +3,7 @@
 // namespaces, a directory emptied under it, failing disks, huge keys, FIFOs.
 // Each test pins a fix; each names the SEMANTICS rule it keeps.
 
-import { describe, it } from "node:test";
+import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";

@@ -1,7 +1,7 @@
 // FsStore through the conformance suite, with the adapter of the runtime
 // (and, on Deno, the Node adapter too).
 
-import { after, describe } from "node:test";
+import { after, describe } from "./_testing.ts";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
