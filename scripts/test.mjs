@@ -20,6 +20,8 @@
 //            <every export>, deno publish --dry-run --allow-dirty (one each)
 //   doc-examples  scripts/doc_examples.mjs: every exported symbol has a
 //            titled @example, and every example asserts (one test)
+//   timeouts  no test file takes it() or test() from node:test itself, so
+//            every test has the deadline of tests/_testing.ts (one test)
 //   npm-build  deno run -A npm-build.ts --no-test: the npm package in npm/
 //            (with its own checks), then npm pack (one test)
 //   npm-node20, npm-node22, npm-node24, npm-bun: the suite run against the
@@ -47,8 +49,8 @@
 // The pinned Node 20/22/24 (tools/nodes) are installed on first use, each
 // only when a selected step needs it. They are linux-x64 builds: on another
 // kind of machine the steps that need them fail with a message saying so,
-// and `--only deno,bun,check,fmt,lint,doc-lint,doc-examples,publish` runs
-// everything else.
+// and the runner prints the `--only` list of the steps that can run there
+// (deno, bun, npm-bun, the checks).
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -204,6 +206,7 @@ const STEPS = {
     run: async () =>
       single(await exec(process.execPath, ["scripts/doc_examples.mjs"])),
   },
+  timeouts: { run: () => untimedTests() },
   publish: { run: check("publish", "--dry-run", "--allow-dirty") },
   publint: {
     run: onPackage((tgz) => exec("publint", ["run", tgz, "--strict"])),
@@ -217,6 +220,28 @@ const STEPS = {
   },
 };
 const RUNTIMES = new Set(["bun", ...NODES]);
+
+/** The `timeouts` step: test files that import it() or test() from node:test. */
+function untimedTests() {
+  const all = (dir) =>
+    fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+      const path = `${dir}/${e.name}`;
+      if (e.isDirectory()) return path === "tests/deno" ? [] : all(path);
+      return /\.m?[jt]s$/.test(e.name) ? [path] : [];
+    });
+  const imports = /import\s*(\*\s*as\s+\w+|\{[^}]*\})\s*from\s*"node:test"/g;
+  const bad = all("tests").filter((file) => {
+    if (file === "tests/_testing.ts") return false;
+    const text = fs.readFileSync(file, "utf8");
+    return [...text.matchAll(imports)].some(([, what]) =>
+      what.startsWith("*") || /\b(it|test)\b/.test(what)
+    );
+  });
+  const out = bad.map((file) =>
+    `${file} takes it() from node:test: import it from "./_testing.ts"\n`
+  ).join("");
+  return Promise.resolve(single({ code: bad.length ? 1 : 0, out }));
+}
 
 // ---- main -----------------------------------------------------------------
 const unknown = only?.filter((name) => !(name in STEPS)) ?? [];
