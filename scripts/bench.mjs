@@ -18,10 +18,10 @@
 // per writer pair, and removes it after. Exits 1 if a runtime failed (a
 // reader got wrong or missing bytes, a crash).
 import { spawnSync } from "node:child_process";
-import * as fs from "node:fs";
 import os from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { ensureNodes, nodeBin } from "./_nodes.mjs";
 
 process.chdir(fileURLToPath(new URL("..", import.meta.url)));
 const BENCHES = {
@@ -36,15 +36,11 @@ const BENCHES = {
     ],
   },
 };
-const NODES = {
-  node22: "tools/nodes/node_modules/node22/bin/node",
-  node24: "tools/nodes/node_modules/node24/bin/node",
-};
 const RUNTIMES = {
   deno: (bench) => ["node_modules/.bin/deno", "run", ...bench.deno, bench.file],
   bun: (bench) => ["node_modules/.bin/bun", bench.file],
-  node22: (bench) => [NODES.node22, bench.file],
-  node24: (bench) => [NODES.node24, bench.file],
+  node22: (bench) => [nodeBin("node22"), bench.file],
+  node24: (bench) => [nodeBin("node24"), bench.file],
 };
 
 const USAGE = `usage: node scripts/bench.mjs [fanout|fs|all] [${
@@ -83,12 +79,12 @@ const passOn = {
   ],
 };
 
-// The pinned Nodes live in tools/nodes, installed by `npm test`; install them here too.
-if (chosen.some((name) => name in NODES && !fs.existsSync(NODES[name]))) {
-  console.log("tools/nodes: installing (npm ci --prefix tools/nodes)");
-  const npmArgs = ["ci", "--prefix", "tools/nodes", "--no-audit", "--no-fund"];
-  const r = spawnSync("npm", npmArgs, { stdio: "inherit" });
-  if (r.status !== 0) process.exit(2);
+// The pinned Nodes (tools/nodes), installed on first use as `npm test` does.
+try {
+  await ensureNodes(chosen.filter((name) => name.startsWith("node")));
+} catch (error) {
+  console.error(`scripts/bench.mjs: ${error?.message ?? error}`);
+  process.exit(2);
 }
 
 const load = os.loadavg()[0];
