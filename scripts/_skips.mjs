@@ -7,11 +7,21 @@
 /**
  * Skips allowed under CI: a test's full name ("describe > it", as
  * scripts/_results.mjs reports it), or a RegExp over it, with the reason.
- * Empty: every test runs in CI (.ci/run installs what the tests need).
+ * Every test runs in CI (.ci/run installs what the tests need); what is here
+ * is a test file that cannot run against the npm package (npm-build.ts
+ * counts it as a skipped test of the whole file), and still runs on every
+ * runtime from the sources.
  *
  * @type {readonly { test: string | RegExp, reason: string }[]}
  */
-export const ALLOWED_SKIPS = [];
+export const ALLOWED_SKIPS = [
+  {
+    test: "tests/fs_hardening_test.ts (the whole file)",
+    reason: "it finds entry files by FsStore's private key hashing " +
+      "(src/fs/_layout.ts), which the package does not export; it runs " +
+      "from the sources on every runtime",
+  },
+];
 
 /**
  * Splits skipped tests into those allowed here and those that fail the run:
