@@ -2,7 +2,7 @@
 // issue 13 points 6 and 7): no-cache and no-store responses, qualified
 // no-cache, unsafe methods, and only-if-cached.
 
-import { describe, it } from "node:test";
+import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import { cached } from "../src/http/mod.ts";
 import type { Handler } from "../src/http/mod.ts";

@@ -2,7 +2,7 @@
 // 8.8 and 13; issue 13 point 5), and the Date and Age each response gets
 // (RFC 9110 §6.6.1, RFC 9111 §4.2.3 and §5.1).
 
-import { describe, it } from "node:test";
+import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import type { StreamCache } from "../mod.ts";
 import { cached } from "../src/http/mod.ts";

@@ -3,7 +3,7 @@
 // Bun.serve, or @hono/node-server on Node), read with a raw socket so that
 // nothing between the server and the test adds or drops a header.
 
-import { describe, it } from "node:test";
+import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { cached } from "../src/http/mod.ts";

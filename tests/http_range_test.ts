@@ -3,7 +3,7 @@
 // an entry still generated whose length is unknown, and a property test
 // against the `range-parser` package (a test-only oracle).
 
-import { describe, it } from "node:test";
+import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { parse as rangeParser } from "range-parser";

@@ -1,7 +1,7 @@
 // A shared response never crosses users, and the handler makes the whole
 // representation (SEMANTICS rule 20; RFC 9111 §3.5; issue 13 points 1 and 2).
 
-import { describe, it } from "node:test";
+import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import { cached } from "../src/http/mod.ts";
 import type { Handler } from "../src/http/mod.ts";
