@@ -138,17 +138,21 @@ export function summary({ passed, failed, skipped = 0 }) {
 }
 
 /**
- * The last summary line in a script's output (npm-build.ts, smoke.mjs).
+ * The last summary line in a script's output (npm-build.ts, smoke.mjs), and
+ * the skips it listed, one per line as "  skip: …" or "  todo: …".
  *
  * @param {string} out
- * @returns {{ passed: number, failed: number, skipped: number }}
+ * @returns {{ passed: number, failed: number, skipped: number,
+ *   listed: string[] }}
  */
 export function ownCounts(out) {
   const re = /^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$/gm;
   const [, passed = 0, failed = 0, skipped = 0] =
     [...out.matchAll(re)].at(-1) ??
       [];
-  return { passed: +passed, failed: +failed, skipped: +skipped };
+  const listed = [...out.matchAll(/^ {2}((?:skip|todo): .*)$/gm)]
+    .map((m) => m[1] ?? "");
+  return { passed: +passed, failed: +failed, skipped: +skipped, listed };
 }
 
 /**
@@ -157,7 +161,9 @@ export function ownCounts(out) {
  * one that scripts/_skips.mjs does not allow counts as a failure.
  *
  * @param {{ code: number, counts: { passed: number, failed: number,
- *   skips?: Skip[], docs?: number } }} run
+ *   skips?: Skip[], skipped?: number, listed?: string[], docs?: number } }} run
+ *   `skipped` and `listed`: skips already judged and listed by a script
+ *   that runs suites itself (npm-build.ts), as `ownCounts` reads them.
  * @param {boolean} ci
  * @returns {{ passed: number, failed: number, skipped: number, docs: number,
  *   note: string, listed: string[] }} `note` says why it failed ("" if not);
@@ -175,13 +181,7 @@ export function judge({ code, counts }, ci) {
     note ||= `${refused.length} skipped under CI`;
   }
   if (note) failed = Math.max(failed, 1);
-  const skipped = skips.length - refused.length;
-  return {
-    passed,
-    failed,
-    skipped,
-    docs,
-    note,
-    listed: [...refused, ...allowed],
-  };
+  const skipped = (counts.skipped ?? 0) + skips.length - refused.length;
+  const listed = [...(counts.listed ?? []), ...refused, ...allowed];
+  return { passed, failed, skipped, docs, note, listed };
 }
