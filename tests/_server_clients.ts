@@ -1,21 +1,45 @@
 // The real HTTP clients of the end-to-end tests, from Debian: curl, wget and
-// aria2c (/usr/bin). Where one is missing, its tests skip with a reason on a
-// developer's machine and fail under CI (CI=true), never skip: .ci/run
-// installs all three with apt.
+// aria2c, each the first on PATH that runs (`<name> --version`), wherever it
+// is installed. Where one is missing, its tests skip with a reason on a
+// developer's machine and fail under CI (CI set to anything but "", "0" or
+// "false"), never skip: .ci/run installs all three with apt.
 
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { delimiter, join } from "node:path";
 import process from "node:process";
 
 /** The clients, by command name, and the Debian package each comes from. */
 export const CLIENTS = {
-  curl: { path: "/usr/bin/curl", apt: "curl" },
-  wget: { path: "/usr/bin/wget", apt: "wget" },
-  aria2c: { path: "/usr/bin/aria2c", apt: "aria2" },
+  curl: { apt: "curl" },
+  wget: { apt: "wget" },
+  aria2c: { apt: "aria2" },
 } as const;
 
 /** A client's command name. */
 export type ClientName = keyof typeof CLIENTS;
+
+/** Whether the environment says CI, by the rule of scripts/_exec.mjs. */
+function isCI(): boolean {
+  const value = (process.env.CI ?? "").trim().toLowerCase();
+  return value !== "" && value !== "0" && value !== "false";
+}
+
+const found = new Map<ClientName, string | null>();
+/** The path of the first `name` on PATH that runs, or null; looked up once. */
+function find(name: ClientName): string | null {
+  if (found.has(name)) return found.get(name)!;
+  let path: string | null = null;
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    if (spawnSync(candidate, ["--version"], { stdio: "ignore" }).status === 0) {
+      path = candidate;
+      break;
+    }
+  }
+  found.set(name, path);
+  return path;
+}
 
 /**
  * Why `name`'s tests cannot run here, or `false` if they can. Under CI a
@@ -23,9 +47,10 @@ export type ClientName = keyof typeof CLIENTS;
  * never a skip.
  */
 export function skipReason(name: ClientName): string | false {
-  const { path, apt } = CLIENTS[name];
-  if (existsSync(path) || process.env.CI === "true") return false;
-  return `${path} is missing (apt-get install -y ${apt}); CI fails here`;
+  if (find(name) || isCI()) return false;
+  return `no working ${name} on PATH (apt-get install -y ${
+    CLIENTS[name].apt
+  }); CI fails here`;
 }
 
 /** What one client run gave. */
@@ -57,10 +82,12 @@ export function start(
   args: readonly string[],
   options: { cwd?: string } = {},
 ): ClientRun {
-  const { path, apt } = CLIENTS[name];
-  if (!existsSync(path)) {
+  const path = find(name);
+  if (!path) {
     throw new Error(
-      `${path} is missing: the end-to-end tests need ${name}; .ci/run must run \`apt-get install -y ${apt}\``,
+      `no working ${name} on PATH: the end-to-end tests need it; .ci/run must run \`apt-get install -y ${
+        CLIENTS[name].apt
+      }\``,
     );
   }
   const child: ChildProcess = spawn(path, args, {
