@@ -9,7 +9,7 @@
 // this file out of the npm package's run of the suite, which npm-build.ts
 // makes in a directory with no README.)
 
-import { describe, it } from "node:test";
+import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";

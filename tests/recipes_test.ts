@@ -11,7 +11,7 @@
 // requests run one generation and get the body byte for byte, a Range waits
 // for its bytes, HEAD, and a client that disconnects harms no other.
 
-import { before, describe, it } from "node:test";
+import { before, describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import { serve as nodeServe } from "@hono/node-server";
 import type { Server as HttpServer } from "node:http";
