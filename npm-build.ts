@@ -29,8 +29,9 @@
  * The tests: the package is tested by the project's own suite, with its
  * imports redirected rather than with tests of its own (one suite, no
  * drift). Each file under tests/ (not tests/deno/, Deno-only, nor
- * tests/package/) and examples/ (the download server that
- * tests/server_e2e_test.ts runs) is copied to a temporary directory with
+ * tests/package/) and the examples the suite runs (those the Node 20 build
+ * compiles, by tsconfig.build.json: the download server) is copied to a
+ * temporary directory with
  * every import of a deno.json entry point (`../mod.ts`, `../src/fs/mod.ts`)
  * rewritten to the package's specifier (`streamcache`, `streamcache/fs`);
  * there node_modules/streamcache links to npm/, so the package resolves by
@@ -39,10 +40,11 @@
  * not the sources) and the JS runs with `node --test` on Node 20, 22 and 24
  * and `bun test` on Bun, counted as scripts/test.mjs counts (the scripts/_*
  * modules: JUnit reports, skips listed, per-test timeouts, process groups).
- * A test file that imports a module no entry point exports (say
- * `../src/_block_log.ts`) cannot run against the package: it is a skipped
- * test of the whole file, named with the reason, and so a failure under CI
- * unless scripts/_skips.mjs allows it.
+ * A test file that imports a module that is neither an entry point nor in
+ * that copy (say `../src/_block_log.ts`) cannot run against the package, and
+ * one that SOURCE_ONLY in scripts/_skips.mjs names (it checks the repository
+ * itself) must not: each is a skipped test of the whole file, named with the
+ * reason, and so a failure under CI unless SOURCE_ONLY allows it.
  *
  * @module
  */
@@ -53,6 +55,7 @@ import { BIN, exec, isCI, pool } from "./scripts/_exec.mjs";
 import { ensureNodes, NODES } from "./scripts/_nodes.mjs";
 import { judge, summary } from "./scripts/_results.mjs";
 import { runTests } from "./scripts/_runtimes.mjs";
+import { SOURCE_ONLY, wholeFile } from "./scripts/_skips.mjs";
 import { BROWSER_SAFE, PEERS, SERVER_ONLY } from "./tests/package/subpaths.mjs";
 
 const ROOT = fileURLToPath(new URL(".", import.meta.url));
@@ -384,9 +387,21 @@ async function build(version: string) {
 // ---- the package's tests --------------------------------------------------
 
 /**
- * Copies tests/ and examples/ to `dir` with entry-point imports redirected;
- * see the header. Returns the test files that can run, and those that
- * cannot, each with the reason.
+ * The examples the suite runs, as the Node 20 build compiles them: the
+ * examples/ folders of tsconfig.build.json's `include` ("examples/x/").
+ */
+function suiteExamples(): string[] {
+  const text = Deno.readTextFileSync(`${ROOT}tsconfig.build.json`)
+    .replace(/^\s*\/\/.*$/gm, "");
+  const include: string[] = JSON.parse(text).include ?? [];
+  return include.filter((glob) => glob.startsWith("examples/"))
+    .map((glob) => glob.replace(/\*.*$/, ""));
+}
+
+/**
+ * Copies tests/ and the examples the suite runs to `dir` with entry-point
+ * imports redirected; see the header. Returns the test files that can run,
+ * and those that cannot or must not (SOURCE_ONLY), each with the reason.
  */
 function redirectTests(
   dir: string,
@@ -396,10 +411,14 @@ function redirectTests(
   const bySource = new Map(
     subs.map((s) => [s.source.slice(2), npmName + s.name.slice(1)]),
   );
-  const files = ["tests", "examples"].flatMap((top) =>
-    exists(`${ROOT}${top}`) ? walk(ROOT, `${top}/`) : []
+  const examples = suiteExamples();
+  const files = ["tests", ...examples].flatMap((top) =>
+    exists(`${ROOT}${top}`) ? walk(ROOT, `${top.replace(/\/?$/, "/")}`) : []
   ).filter((f) => !/^tests\/(deno|package)\//.test(f));
-  const blocked = new Map<string, string>(); // file → why it can't run
+  // file → why it can't run
+  const blocked = new Map<string, string>(
+    Object.entries(SOURCE_ONLY).filter(([file]) => files.includes(file)),
+  );
   const importers = new Map<string, string[]>(); // file → files importing it
   const bare = new Set<string>();
   for (const file of files) {
@@ -424,7 +443,11 @@ function redirectTests(
         const entry = bySource.get(target);
         if (entry) return head + entry + tail;
         if (!files.includes(target)) {
-          blocked.set(file, `imports ${spec}, which no entry point exports`);
+          blocked.set(
+            file,
+            `it imports ${spec}, which is neither an entry point nor in ` +
+              `the suite's copy (tests/, ${examples.join(", ")})`,
+          );
           return whole;
         }
         importers.set(target, [...importers.get(target) ?? [], file]);
@@ -438,7 +461,7 @@ function redirectTests(
   for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
     for (const importer of importers.get(file) ?? []) {
       if (blocked.has(importer)) continue;
-      blocked.set(importer, `imports ${file}, which ${blocked.get(file)}`);
+      blocked.set(importer, `it imports ${file}: ${blocked.get(file)}`);
       queue.push(importer);
     }
   }
@@ -475,7 +498,14 @@ async function test(runtimes: string[]): Promise<boolean> {
   const dir = Deno.makeTempDirSync({ prefix: "streamcache-npm-test-" });
   let ok = true;
   try {
-    writeJson(`${dir}/package.json`, { private: true, type: "module" });
+    // The project's `start` script: tests/server_e2e_test.ts runs `npm
+    // start` (the download server, from the suite's copy of examples/).
+    const { scripts } = readJson(`${ROOT}package.json`);
+    writeJson(`${dir}/package.json`, {
+      private: true,
+      type: "module",
+      scripts: { start: scripts?.start },
+    });
     const { runnable, leftOut } = redirectTests(dir, manifest.name, subs);
     if (!runnable.length) fail("no test file can run against the package");
     writeJson(`${dir}/tsconfig.json`, {
@@ -485,7 +515,7 @@ async function test(runtimes: string[]): Promise<boolean> {
         outDir: "out",
         typeRoots: [`${ROOT}node_modules/@types`],
       },
-      include: ["tests/**/*.ts", "examples/**/*.ts"],
+      include: ["tests/**/*.ts", ...suiteExamples().map((d) => `${d}**/*.ts`)],
       exclude: [],
     });
     await must(
@@ -498,9 +528,9 @@ async function test(runtimes: string[]): Promise<boolean> {
     // A test file that cannot run against the package is a skipped test, of
     // the whole file: listed, and under CI a failure (scripts/_skips.mjs).
     const skips = [...leftOut].map(([file, why]) => ({
-      name: `${file} (the whole file)`,
+      name: wholeFile(file),
       kind: "skip" as const,
-      reason: `it ${why}`,
+      reason: why,
     }));
     const totals = { passed: 0, failed: 0, skipped: 0 };
     await pool(runtimes, async (name: string) => {
