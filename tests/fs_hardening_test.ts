@@ -353,6 +353,7 @@ describe("FsStore hardening", { timeout: 400_000 }, () => {
                   Object.assign(new Error("EIO"), { code: "EIO" }),
                 )
                 : file.size(),
+            stat: () => file.stat(),
             close: () => (open--, file.close()),
           };
           return wrapped;
@@ -483,6 +484,7 @@ describe("FsStore hardening", { timeout: 400_000 }, () => {
             write: (data) => file.write(data),
             sync: () => file.sync(),
             size: () => file.size(),
+            stat: () => file.stat(),
             close: () => file.close(),
           };
         },

@@ -353,6 +353,7 @@ describe("FsStore persistence", () => {
             },
             sync: () => file.sync(),
             size: () => file.size(),
+            stat: () => file.stat(),
             close: () => file.close(),
           };
           return faulty;
