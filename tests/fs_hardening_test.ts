@@ -57,6 +57,9 @@ async function withCache(
   const store = new FsStore(fs ? { dir, fs } : { dir });
   const cache = new StreamCache({ store });
   try {
+    // The start-up scan runs in the background; the tests here count opens
+    // and files, so they start once it is done.
+    await store.scanned;
     await test(cache);
   } finally {
     await cache.close();
