@@ -4,6 +4,7 @@
 
 import { describeCacheFaults } from "./_cache_faults.ts";
 import { describeCacheSemantics } from "./_cache_semantics.ts";
+import { describeStoreCapabilities } from "./_store_capabilities.ts";
 import { describeStoreContract, type StoreFactory } from "./_store_contract.ts";
 
 export type { StoreFactory } from "./_store_contract.ts";
@@ -13,6 +14,7 @@ export function describeStoreConformance(
   make: StoreFactory,
 ): void {
   describeStoreContract(name, make);
+  describeStoreCapabilities(name, make);
   describeCacheSemantics(name, make);
   describeCacheFaults(name, make);
 }
