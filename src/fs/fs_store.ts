@@ -122,7 +122,8 @@ interface Location {
  *
  * - An entry is written under `tmp/<owner>/` and committed by fsync and one
  *   atomic rename to `entries/<sha256(key)>`; its record (key, metadata, size,
- *   SHA-256, creation time) is stored after its bytes in the same file. A
+ *   SHA-256, creation time, lifetime) is stored after its bytes in the same
+ *   file. A
  *   crash at any moment leaves either the whole entry or none of it, and a
  *   commit that fails after its rename is undone, so an entry whose writer
  *   was told it failed is never served.
@@ -130,21 +131,24 @@ interface Location {
  *   checksum) disagrees with their record, a few files at a time; it never
  *   delays serving, and no such entry is served before it is reached (see
  *   {@linkcode FsStoreOptions.verify}). At start-up, the unfinished files of
- *   stores that are gone are removed. Each store holds a lease on its `tmp/<owner>/` directory (its
- *   modification time, refreshed every 30 s by a timer that never keeps the
- *   process alive); a directory is swept when its lease is 10 minutes stale,
- *   or at once when its PID names no process in the same kernel boot and PID
- *   namespace. Containers that share a volume never sweep each other's live
- *   files, even when both run as PID 1.
+ *   stores that are gone are removed. Each store holds a lease on its
+ *   `tmp/<owner>/` directory (its modification time, refreshed every 30 s by
+ *   a timer that never keeps the process alive); a directory is swept when
+ *   its lease is 10 minutes stale, or at once when its PID names no process
+ *   in the same kernel boot and PID namespace. Containers that share a volume
+ *   never sweep each other's live files, even when both run as PID 1.
  * - File names come from a hash of the key, so any string is a valid key
  *   and nothing is created outside the directory; `keys()` returns the
  *   original keys from the records.
+ * - A record index, `index.json`, written after the start-up scan and on
+ *   close, lets `keys()` list 100,000 entries from the directory listing
+ *   alone, and `records()` check an unchanged file with one `lstat`. It is a
+ *   hint: a file it does not describe (another length or inode) is read.
  * - Access times are the cache's (SEMANTICS 16), kept in each committed
  *   file's modification time, which the store sets itself and never takes
  *   from the operating system's atime; see
  *   {@linkcode FsStoreOptions.accessResolution}. `records()` lists every
- *   entry with its size, times and lifetime from the last bytes of its file
- *   and one `fstat`, never reading a body, a few files at a time.
+ *   entry with its size, times and lifetime, never reading a body.
  * - Readers read by offset from the file being written, one chunk at a time,
  *   so an entry of any size never sits in memory. A reader that has its file
  *   open reads it to the end whatever happens to the key meanwhile.
