@@ -23,25 +23,26 @@ import { forEachInParallel } from "./_in_parallel.ts";
 /** Writes `flush()` makes at once. */
 const FLUSH_PARALLEL = 16;
 
-interface Stamp {
+/** What the access times keep of one entry: FsStore's record of where its bytes are. */
+export interface Stamped {
+  /** The entry's file. */
   readonly path: string;
   /** The latest access time known: from touch, or read from the file. */
   accessed: number;
   /** The time the file holds, as this store last wrote or read it. */
   stamped: number;
   /** The write in flight, if any. */
-  writing: Promise<void> | undefined;
+  writing?: Promise<void> | undefined;
 }
 
-/** The access times of one store's committed entries, by id. */
+/** The access times of one store's committed entries. */
 export class AccessTimes {
   readonly #fs: FileSystem;
   readonly #resolution: number;
-  readonly #stamps = new Map<string, Stamp>();
   /** Which id this store last knew committed at each path. */
   readonly #current = new Map<string, string>();
-  /** Ids whose latest access time is not written yet. */
-  readonly #unwritten = new Set<string>();
+  /** Entries whose latest access time is not written yet. */
+  readonly #unwritten = new Map<string, Stamped>();
   readonly #writes = new Set<Promise<void>>();
 
   constructor(fs: FileSystem, resolution: number) {
@@ -50,54 +51,43 @@ export class AccessTimes {
   }
 
   /**
-   * Notes that entry `id` is committed at `path`, with `onDisk` the access
-   * time its file holds, and returns its access time: the later of that and
-   * any touch this store has kept in memory.
+   * Notes that entry `id` is committed at `entry.path`, with `onDisk` the
+   * access time its file holds, and returns its access time: the later of
+   * that and any touch this store has kept in memory.
    */
-  note(id: string, path: string, onDisk: number): number {
-    this.#current.set(path, id);
-    const stamp = this.#stamps.get(id);
-    if (stamp === undefined || stamp.path !== path) {
-      const fresh = {
-        path,
-        accessed: onDisk,
-        stamped: onDisk,
-        writing: undefined,
-      };
-      this.#stamps.set(id, fresh);
-      return onDisk;
-    }
-    stamp.stamped = Math.max(stamp.stamped, onDisk);
-    stamp.accessed = Math.max(stamp.accessed, onDisk);
-    return stamp.accessed;
+  note(id: string, entry: Stamped, onDisk: number): number {
+    this.#current.set(entry.path, id);
+    if (onDisk > entry.stamped) entry.stamped = onDisk;
+    if (onDisk > entry.accessed) entry.accessed = onDisk;
+    return entry.accessed;
   }
 
-  /** Forgets entry `id`: removed, replaced, or released. */
-  forget(id: string): void {
-    const stamp = this.#stamps.get(id);
-    if (stamp && this.#current.get(stamp.path) === id) {
-      this.#current.delete(stamp.path);
+  /** Forgets entry `id`: removed, or released. */
+  forget(id: string, entry: Stamped | undefined): void {
+    if (entry && this.#current.get(entry.path) === id) {
+      this.#current.delete(entry.path);
     }
-    this.#stamps.delete(id);
     this.#unwritten.delete(id);
   }
 
   /**
    * Records that entry `id` was read at `time`; writes it to the file if it
-   * is at least the resolution later than the time written before. Unknown
-   * ids, entries no longer committed here, and times that are not later are
-   * ignored. Resolves once the write, if one was made, is done; a failed
+   * is at least the resolution later than the time written before. Entries
+   * no longer committed here at their path, and times that are not later,
+   * are ignored. Resolves once the write, if one was made, is done; a failed
    * write is tried again by the next touch or by `flush()`.
    */
-  touch(id: string, time: number): Promise<void> {
-    const stamp = this.#stamps.get(id);
-    if (!stamp || !Number.isFinite(time) || time <= stamp.accessed) {
+  touch(id: string, entry: Stamped, time: number): Promise<void> {
+    if (
+      !Number.isFinite(time) || time <= entry.accessed ||
+      this.#current.get(entry.path) !== id
+    ) {
       return Promise.resolve();
     }
-    stamp.accessed = time;
-    this.#unwritten.add(id);
-    if (time - stamp.stamped < this.#resolution) return Promise.resolve();
-    return this.#write(id, stamp);
+    entry.accessed = time;
+    this.#unwritten.set(id, entry);
+    if (time - entry.stamped < this.#resolution) return Promise.resolve();
+    return this.#write(id, entry);
   }
 
   /** Writes every access time kept in memory only, and waits for every write. */
@@ -105,41 +95,35 @@ export class AccessTimes {
     await forEachInParallel(
       [...this.#unwritten],
       FLUSH_PARALLEL,
-      async (id) => {
-        const stamp = this.#stamps.get(id);
-        await stamp?.writing; // of an earlier time, perhaps
-        if (stamp && stamp.accessed > stamp.stamped) {
-          await this.#write(
-            id,
-            stamp,
-          );
-        }
+      async ([id, entry]) => {
+        await entry.writing; // of an earlier time, perhaps
+        if (entry.accessed > entry.stamped) await this.#write(id, entry);
       },
     );
     await Promise.allSettled([...this.#writes]);
   }
 
-  #write(id: string, stamp: Stamp): Promise<void> {
-    if (stamp.writing) return stamp.writing; // the next touch writes what it missed
-    if (this.#current.get(stamp.path) !== id) {
+  #write(id: string, entry: Stamped): Promise<void> {
+    if (entry.writing) return entry.writing; // the next touch writes what it missed
+    if (this.#current.get(entry.path) !== id) {
       this.#unwritten.delete(id); // replaced here: the path is another entry's
       return Promise.resolve();
     }
-    const time = stamp.accessed;
-    const writing = this.#fs.touch(stamp.path, time).then(
+    const time = entry.accessed;
+    const writing = this.#fs.touch(entry.path, time).then(
       () => {
-        stamp.stamped = Math.max(stamp.stamped, time);
-        if (stamp.accessed <= stamp.stamped) this.#unwritten.delete(id);
+        if (time > entry.stamped) entry.stamped = time;
+        if (entry.accessed <= entry.stamped) this.#unwritten.delete(id);
       },
       () => {
         // Removed or replaced meanwhile, or a passing failure: nothing a
         // reader should hear of. The next touch or flush() tries again.
       },
     ).finally(() => {
-      stamp.writing = undefined;
+      entry.writing = undefined;
       this.#writes.delete(writing);
     });
-    stamp.writing = writing;
+    entry.writing = writing;
     this.#writes.add(writing);
     return writing;
   }

@@ -226,7 +226,8 @@ function parseLine(line: string): [string, Indexed] | undefined {
   }
   if (!Array.isArray(fields)) return undefined;
   const [name, length, ino, key, id, size, created, meta, lifetime] = fields;
-  const valid = typeof name === "string" && ENTRY_NAME.test(name) &&
+  // The name was checked when the line was loaded or made.
+  const valid = typeof name === "string" &&
     typeof length === "number" &&
     (ino === null || typeof ino === "number") && typeof key === "string" &&
     typeof id === "string" && typeof size === "number" &&

@@ -58,8 +58,9 @@ export class Recovery {
   readonly #unverified = new Map<string, Promise<void> | undefined>();
   /** Names checked since start-up, while the scan runs: it skips them. */
   #inspected: Set<string> | undefined = new Set();
-  /** Checks in flight, for close(). */
-  readonly #running = new Set<Promise<unknown>>();
+  /** Checks in flight, and who waits for none to be, for close(). */
+  #inFlight = 0;
+  #idle: (() => void) | undefined;
   #listed: Promise<void> = Promise.resolve();
   #done: Promise<void> = Promise.resolve();
   #stopped = false;
@@ -141,9 +142,12 @@ export class Recovery {
    */
   async inspect(name: string): Promise<Inspected | undefined> {
     this.#inspected?.add(name);
-    const check = this.#inspect(name);
-    this.#track(check);
-    return await check;
+    this.#inFlight++;
+    try {
+      return await this.#inspect(name);
+    } finally {
+      if (--this.#inFlight === 0) this.#idle?.();
+    }
   }
 
   /** Notes that this store committed `name`: hashed while written, it needs no check. */
@@ -154,11 +158,15 @@ export class Recovery {
   /** Stops checking and waits for the checks in flight. */
   async close(): Promise<void> {
     this.#stopped = true;
-    await Promise.allSettled([this.#done, ...this.#running]);
+    await this.#done;
+    while (this.#inFlight > 0) {
+      await new Promise<void>((resolve) => (this.#idle = resolve));
+    }
   }
 
   async #inspect(name: string): Promise<Inspected | undefined> {
-    await this.verified(name);
+    const verifying = this.verified(name);
+    if (verifying) await verifying;
     const path = this.#layout.entryPath(name);
     let info: FileInfo;
     try {
@@ -176,8 +184,10 @@ export class Recovery {
     if (!this.#unverified.has(name)) return Promise.resolve();
     let checking = this.#unverified.get(name);
     if (!checking) {
-      const check = this.#check(name, true);
-      this.#track(check);
+      this.#inFlight++;
+      const check = this.#check(name, true).finally(() => {
+        if (--this.#inFlight === 0) this.#idle?.();
+      });
       checking = check.then(
         () => void this.#unverified.delete(name),
         (error: unknown) => {
@@ -190,13 +200,6 @@ export class Recovery {
       this.#unverified.set(name, checking);
     }
     return checking;
-  }
-
-  /** Keeps `check` in the set close() waits for, until it settles. */
-  #track(check: Promise<unknown>): void {
-    const settled = check.then(() => {}, () => {});
-    this.#running.add(settled);
-    void settled.then(() => this.#running.delete(settled));
   }
 
   /**

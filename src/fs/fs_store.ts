@@ -19,7 +19,7 @@ import type {
 import { denoFileSystem } from "./deno_file_system.ts";
 import type { FileHandle, FileInfo, FileSystem } from "./file_system.ts";
 import { nodeFileSystem } from "./node_file_system.ts";
-import { AccessTimes } from "./_access_times.ts";
+import { AccessTimes, type Stamped } from "./_access_times.ts";
 import { mapInParallel } from "./_in_parallel.ts";
 import { ENTRY_NAME, hashKey, Layout } from "./_layout.ts";
 import { checkCreateOptions } from "./_lifetime.ts";
@@ -108,7 +108,7 @@ interface SharedFile {
  * (under `tmp/`), or committed under a key. Updated in place, so open readers
  * see the size grow.
  */
-interface Location {
+interface Location extends Stamped {
   path: string;
   committed: boolean;
   size: number;
@@ -304,7 +304,14 @@ export class FsStore implements Store {
       () => this.#fs.open(path, "create"),
       () => owner.ensure(),
     );
-    const location: Location = { path, committed: false, size: 0, file };
+    const location: Location = {
+      path,
+      committed: false,
+      size: 0,
+      file,
+      accessed: created,
+      stamped: created,
+    };
     this.#locations.set(id, location);
     const hasher = this.#fs.createHash();
     return {
@@ -357,7 +364,7 @@ export class FsStore implements Store {
         });
         this.#recovery.committed(name);
         this.#index.set(name, trailer, info);
-        this.#times.note(id, target, created);
+        this.#times.note(id, location, created);
         return toRecord(trailer, created);
       },
     };
@@ -486,8 +493,8 @@ export class FsStore implements Store {
       throw error;
     }
     this.#index.delete(name);
-    this.#times.forget(id);
     const location = this.#locations.get(id);
+    this.#times.forget(id, location);
     if (location) Object.assign(location, { path: removed, committed: false });
   }
 
@@ -501,7 +508,7 @@ export class FsStore implements Store {
     await this.#ready;
     const location = this.#locations.get(id);
     this.#locations.delete(id);
-    this.#times.forget(id);
+    this.#times.forget(id, location);
     if (!location) return;
     const { file } = location;
     location.file = undefined;
@@ -562,7 +569,10 @@ export class FsStore implements Store {
    * @returns Resolves once the time is kept (and written, if it was written now).
    */
   touch(id: string, time: number): Promise<void> {
-    return this.#times.touch(id, time);
+    const location = this.#locations.get(id);
+    return location?.committed
+      ? this.#times.touch(id, location, time)
+      : Promise.resolve();
   }
 
   /**
@@ -621,16 +631,23 @@ export class FsStore implements Store {
    * `openReader` can find its file by id) and returns its record.
    */
   #known(path: string, trailer: IndexedRecord, info: FileInfo): StoreRecord {
-    if (!this.#locations.has(trailer.id)) {
-      this.#locations.set(trailer.id, {
+    // Files of stores that predate access times hold their commit time.
+    const onDisk = Math.max(trailer.created, Math.round(info.mtime));
+    let location = this.#locations.get(trailer.id);
+    if (!location) {
+      location = {
         path,
         committed: true,
         size: trailer.size,
-      });
+        accessed: onDisk,
+        stamped: onDisk,
+      };
+      this.#locations.set(trailer.id, location);
     }
-    // Files of stores that predate access times hold their commit time.
-    const onDisk = Math.max(trailer.created, Math.round(info.mtime));
-    return toRecord(trailer, this.#times.note(trailer.id, path, onDisk));
+    const accessed = location.path === path
+      ? this.#times.note(trailer.id, location, onDisk)
+      : onDisk; // this store moved it meanwhile (removed): not its to touch
+    return toRecord(trailer, accessed);
   }
 
   /**
@@ -709,13 +726,7 @@ export class FsStore implements Store {
 
 function toRecord(trailer: IndexedRecord, accessed: number): StoreRecord {
   const { key, id, meta, size, created, lifetime } = trailer;
-  return {
-    key,
-    id,
-    meta,
-    size,
-    created,
-    accessed,
-    ...(lifetime ? { lifetime } : {}),
-  };
+  return lifetime
+    ? { key, id, meta, size, created, accessed, lifetime }
+    : { key, id, meta, size, created, accessed };
 }
