@@ -19,9 +19,10 @@
 //   checksum is never served either. Entries committed while the store runs
 //   were hashed as they were written, and need no check.
 //
-// A listing that runs while the scan does takes work off it: the scan skips
-// the files a listing has checked since start-up (a cache lists its records
-// once at start-up, so each file is checked once, not twice).
+// A listing that runs while the scan does takes work off it: the scan waits
+// while a listing runs (they would compete for the same CPU and I/O threads),
+// and skips the files a listing has checked since start-up (a cache lists its
+// records once at start-up, so each file is checked once, not twice).
 //
 // A file found broken is removed under the turn of its path (which commits
 // take too), and only if it is still the same file: a new entry committed
@@ -61,6 +62,10 @@ export class Recovery {
   /** Checks in flight, and who waits for none to be, for close(). */
   #inFlight = 0;
   #idle: (() => void) | undefined;
+  /** Listings running, and how the scan waits for them to end. */
+  #listings = 0;
+  #resume: Promise<void> = Promise.resolve();
+  #resumeScan: () => void = () => {};
   #listed: Promise<void> = Promise.resolve();
   #done: Promise<void> = Promise.resolve();
   #stopped = false;
@@ -116,6 +121,7 @@ export class Recovery {
       // (forEachInParallel goes on); it is never served either, since every
       // read checks its file.
       await forEachInParallel(names, SCAN_PARALLEL, async (name) => {
+        while (this.#listings > 0 && !this.#stopped) await this.#resume;
         if (!this.#stopped && !this.#inspected?.has(name)) {
           await this.inspect(name);
         }
@@ -150,6 +156,22 @@ export class Recovery {
     }
   }
 
+  /**
+   * Holds the scan while a listing runs; call the returned function when the
+   * listing ends.
+   */
+  pause(): () => void {
+    if (this.#listings++ === 0) {
+      this.#resume = new Promise((resolve) => (this.#resumeScan = resolve));
+    }
+    let resumed = false;
+    return () => {
+      if (resumed) return;
+      resumed = true;
+      if (--this.#listings === 0) this.#resumeScan();
+    };
+  }
+
   /** Notes that this store committed `name`: hashed while written, it needs no check. */
   committed(name: string): void {
     if (this.#unverified.get(name) === undefined) this.#unverified.delete(name);
@@ -158,6 +180,7 @@ export class Recovery {
   /** Stops checking and waits for the checks in flight. */
   async close(): Promise<void> {
     this.#stopped = true;
+    this.#resumeScan();
     await this.#done;
     while (this.#inFlight > 0) {
       await new Promise<void>((resolve) => (this.#idle = resolve));

@@ -526,17 +526,22 @@ export class FsStore implements Store {
    * @returns The original keys.
    */
   async *keys(): AsyncGenerator<string> {
-    const names = await this.#entryNames();
-    const unindexed: string[] = [];
-    for (const name of names) {
-      const key = this.#recovery.verifies ? undefined : this.#index.key(name);
-      if (key === undefined) unindexed.push(name);
-      else yield key;
+    const resume = this.#recovery.pause();
+    try {
+      const names = await this.#entryNames();
+      const unindexed: string[] = [];
+      for (const name of names) {
+        const key = this.#recovery.verifies ? undefined : this.#index.key(name);
+        if (key === undefined) unindexed.push(name);
+        else yield key;
+      }
+      yield* mapInParallel(unindexed, LIST_PARALLEL, async (name) => {
+        const found = await this.#recovery.inspect(name).catch(() => undefined);
+        return found?.record.key;
+      });
+    } finally {
+      resume();
     }
-    yield* mapInParallel(unindexed, LIST_PARALLEL, async (name) => {
-      const found = await this.#recovery.inspect(name).catch(() => undefined);
-      return found?.record.key;
-    });
   }
 
   /**
@@ -548,13 +553,18 @@ export class FsStore implements Store {
    * @returns The records, in no particular order.
    */
   async *records(): AsyncGenerator<StoreRecord> {
-    const names = await this.#entryNames();
-    yield* mapInParallel(names, LIST_PARALLEL, async (name) => {
-      // Gone, or unreadable: not an entry this store can serve.
-      const found = await this.#recovery.inspect(name).catch(() => undefined);
-      return found &&
-        this.#known(this.#layout.entryPath(name), found.record, found.info);
-    });
+    const resume = this.#recovery.pause();
+    try {
+      const names = await this.#entryNames();
+      yield* mapInParallel(names, LIST_PARALLEL, async (name) => {
+        // Gone, or unreadable: not an entry this store can serve.
+        const found = await this.#recovery.inspect(name).catch(() => undefined);
+        return found &&
+          this.#known(this.#layout.entryPath(name), found.record, found.info);
+      });
+    } finally {
+      resume();
+    }
   }
 
   /**
