@@ -77,7 +77,12 @@ async function listRecords(store: FsStore): Promise<StoreRecord[]> {
 
 /** A file system that counts entry-file touches and bytes read, and can hold touches. */
 function instrumented(base: FileSystem = BASE_FS) {
-  const counts = { touches: [] as [string, number][], bytesRead: 0 };
+  const counts = {
+    touches: [] as [string, number][],
+    bytesRead: 0,
+    /** Files of entries/ looked at (stat or open). */
+    looks: 0,
+  };
   let held: Promise<void> | undefined;
   let release = () => {};
   const fs: FileSystem = {
@@ -89,7 +94,12 @@ function instrumented(base: FileSystem = BASE_FS) {
       }
       await base.touch(path, time);
     },
+    stat(path) {
+      if (path.includes("/entries/")) counts.looks++;
+      return base.stat(path);
+    },
     async open(path, mode) {
+      if (path.includes("/entries/")) counts.looks++;
       const file = await base.open(path, mode);
       return {
         ...file,
@@ -311,6 +321,67 @@ describe("FsStore: times, lifetimes and records (rules 13, 16)", () => {
       await writeFile(join(dir, "index.json"), 'garbage\n["x"]\n');
       await withStore(dir, check);
       await withStore(dir, check); // from the index the last one wrote
+    }));
+
+  it("rule 15: keys with quotes, backslashes and escapes come back exactly from the record index", () =>
+    withDir(async (dir) => {
+      const keys = [
+        'a"b',
+        "a\\b",
+        "ends with \\",
+        '\\"',
+        '"',
+        "\u0000\n\u2028",
+        "é🎉",
+        "",
+      ];
+      await withStore(dir, async (store) => {
+        for (const key of keys) await put(store, key, encode(key));
+      });
+      assert.ok(existsSync(join(dir, "index.json")));
+      const probe = instrumented();
+      await withStore(dir, async (store) => {
+        probe.counts.looks = 0;
+        const listed: string[] = [];
+        for await (const key of store.keys()) listed.push(key);
+        assert.deepEqual(listed.sort(), [...keys].sort());
+        assert.equal(probe.counts.looks, 0, "listed from the index alone");
+      }, { fs: probe.fs });
+    }));
+
+  it("a listing that shares the start-up listing of entries/ still lists what was committed meanwhile, and not what was removed", () =>
+    withDir(async (dir) => {
+      await withStore(dir, async (store) => {
+        for (const key of ["a", "b"]) await put(store, key, encode(key));
+      });
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const gated: FileSystem = {
+        ...BASE_FS,
+        async readDir(path) {
+          const names = await BASE_FS.readDir(path);
+          if (path.endsWith("/entries")) await gate; // as read before the commit below
+          return names;
+        },
+      };
+      const store = new FsStore({ dir, fs: gated });
+      try {
+        const b = await store.lookup("b");
+        await put(store, "c", encode("c"));
+        await store.remove("b", b!.id);
+        const keys: string[] = [];
+        const listing = (async () => {
+          for await (const key of store.keys()) keys.push(key);
+        })();
+        const records = listRecords(store);
+        release();
+        await listing;
+        assert.deepEqual(keys.sort(), ["a", "c"]);
+        assert.deepEqual((await records).map((r) => r.key), ["a", "c"]);
+      } finally {
+        release();
+        await store.close();
+      }
     }));
 
   it('rule 13: with verify: "size", serving never waits for the start-up scan', () =>

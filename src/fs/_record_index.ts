@@ -18,14 +18,14 @@
 // rename wins, and the checks above make any view safe to use.
 //
 // Format, JSON lines: a header {"v":1,"of":"streamcache FsStore records"},
-// then [name, length, ino|null, key, id, size, created, meta|null,
+// then [name, key, length, ino|null, id, size, created, meta|null,
 // lifetime|null] per entry. Lines read from the file are kept as they are
 // (slices of one string, about the file's size in memory) and parsed when
 // used; a listing parses each once.
 
 import type { EntryLifetime, EntryMeta } from "../store.ts";
 import type { FileHandle, FileInfo, FileSystem } from "./file_system.ts";
-import { ENTRY_NAME, type Layout } from "./_layout.ts";
+import type { Layout } from "./_layout.ts";
 import { parseLifetime } from "./_lifetime.ts";
 import { readFully } from "./_read_fully.ts";
 
@@ -84,7 +84,8 @@ export class RecordIndex {
 
   /** The key of file `name`, if the index has one (see the module's comment). */
   key(name: string): string | undefined {
-    return this.#get(name)?.key;
+    const entry = this.#entries.get(name);
+    return typeof entry === "string" ? keyOfLine(entry) : entry?.key;
   }
 
   #get(name: string): Indexed | undefined {
@@ -128,11 +129,15 @@ export class RecordIndex {
    * the index complete, so that it may be written.
    */
   reconcile(onDisk: readonly string[]): void {
-    const present = new Set(onDisk);
-    for (const name of this.#entries.keys()) {
-      if (!present.has(name) && !this.#changed.has(name)) {
-        this.#entries.delete(name);
-        this.#dirty = true;
+    let found = 0;
+    for (const name of onDisk) if (this.#entries.has(name)) found++;
+    if (found < this.#entries.size) { // some are gone: rarely
+      const present = new Set(onDisk);
+      for (const name of this.#entries.keys()) {
+        if (!present.has(name) && !this.#changed.has(name)) {
+          this.#entries.delete(name);
+          this.#dirty = true;
+        }
       }
     }
     this.#changed.clear();
@@ -190,11 +195,13 @@ export class RecordIndex {
     const lines = new TextDecoder().decode(bytes).split("\n");
     if (lines[0] !== HEADER) return;
     for (const line of lines) {
-      // Each line starts with its file's name: ["<64 hex digits>",
+      // Each line starts with its file's name: ["<64 hex digits>",". Names
+      // are only ever looked up with names of files listed in entries/,
+      // never made into paths, so they need no further check here.
       const name = line.slice(2, 66);
       if (
-        line.startsWith('["') && line.startsWith('",', 66) &&
-        ENTRY_NAME.test(name) && !this.#changed.has(name)
+        line.startsWith('["') && line.startsWith('","', 66) &&
+        !this.#changed.has(name)
       ) {
         this.#entries.set(name, line);
       }
@@ -206,15 +213,37 @@ function encodeLine(name: string, entry: Indexed): string {
   const { length, ino, key, id, size, created, meta, lifetime } = entry;
   return JSON.stringify([
     name,
+    key,
     length,
     ino ?? null,
-    key,
     id,
     size,
     created,
     meta ?? null,
     lifetime ?? null,
   ]);
+}
+
+/**
+ * The key of a line, without parsing the rest: it is the JSON string that
+ * starts after the name, at character 68 (["<64 hex digits>","...).
+ */
+function keyOfLine(line: string): string | undefined {
+  let end = 69;
+  for (;;) {
+    end = line.indexOf('"', end);
+    if (end < 0) return undefined;
+    let escapes = 0;
+    while (line.charCodeAt(end - 1 - escapes) === 0x5c) escapes++; // backslash
+    if (escapes % 2 === 0) break;
+    end++;
+  }
+  try {
+    const key: unknown = JSON.parse(line.slice(68, end + 1));
+    return typeof key === "string" ? key : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function parseLine(line: string): [string, Indexed] | undefined {
@@ -225,7 +254,7 @@ function parseLine(line: string): [string, Indexed] | undefined {
     return undefined;
   }
   if (!Array.isArray(fields)) return undefined;
-  const [name, length, ino, key, id, size, created, meta, lifetime] = fields;
+  const [name, key, length, ino, id, size, created, meta, lifetime] = fields;
   // The name was checked when the line was loaded or made.
   const valid = typeof name === "string" &&
     typeof length === "number" &&

@@ -67,6 +67,10 @@ export class Recovery {
   #resume: Promise<void> = Promise.resolve();
   #resumeScan: () => void = () => {};
   #listed: Promise<void> = Promise.resolve();
+  /** The start-up listing of entries/, while it runs, for a listing that starts meanwhile. */
+  #listing: Promise<string[]> | undefined;
+  /** Names this store committed while the start-up listing ran. */
+  #committedMeanwhile: Set<string> | undefined;
   #done: Promise<void> = Promise.resolve();
   #stopped = false;
 
@@ -99,6 +103,7 @@ export class Recovery {
    * files that are gone) and starts checking the files in the background.
    */
   start(): void {
+    this.#committedMeanwhile = new Set();
     const listing = (async () => {
       await this.#index.load();
       let names: string[];
@@ -111,6 +116,13 @@ export class Recovery {
       this.#index.reconcile(names);
       return names;
     })();
+    this.#listing = listing.then((names) => {
+      const committed = this.#committedMeanwhile!;
+      this.#committedMeanwhile = undefined;
+      if (committed.size === 0) return names;
+      const listed = new Set(names);
+      return [...names, ...[...committed].filter((name) => !listed.has(name))];
+    });
     this.#listed = listing.then((names) => {
       if (this.#verify === "checksum") {
         for (const name of names) this.#unverified.set(name, undefined);
@@ -172,8 +184,18 @@ export class Recovery {
     };
   }
 
+  /**
+   * The start-up listing of `entries/` (names of entry files), with the
+   * names this store committed since it began, if it is still running: a
+   * listing that starts meanwhile need not list the directory again.
+   */
+  startListing(): Promise<string[]> | undefined {
+    return this.#committedMeanwhile && this.#listing;
+  }
+
   /** Notes that this store committed `name`: hashed while written, it needs no check. */
   committed(name: string): void {
+    this.#committedMeanwhile?.add(name);
     if (this.#unverified.get(name) === undefined) this.#unverified.delete(name);
   }
 

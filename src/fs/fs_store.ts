@@ -626,6 +626,13 @@ export class FsStore implements Store {
   /** The names of the committed files in `entries/`. */
   async #entryNames(): Promise<string[]> {
     await this.#ready;
+    // Right after start-up, the scan's listing is still running: share it.
+    const listing = this.#recovery.startListing();
+    if (listing) {
+      const names = await listing;
+      await this.#index.load();
+      return names;
+    }
     try {
       const names = await this.#fs.readDir(this.#layout.entries);
       await this.#index.load();
