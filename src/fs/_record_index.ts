@@ -32,6 +32,8 @@ import { readFully } from "./_read_fully.ts";
 const HEADER = JSON.stringify({ v: 1, of: "streamcache FsStore records" });
 /** Lines written at once. */
 const BATCH = 2000;
+/** Bytes of the index read at once. */
+const LOAD_PIECE = 1 << 20;
 
 /** What the index knows of one committed file. */
 export interface Indexed {
@@ -184,27 +186,42 @@ export class RecordIndex {
     } catch {
       return; // none yet
     }
-    let bytes: Uint8Array;
     try {
-      const { size } = await file.stat();
-      bytes = new Uint8Array(size);
-      bytes = bytes.subarray(0, await readFully(file, bytes, 0));
+      // A piece at a time: each read gives the event loop back, so loading
+      // an index of 100,000 entries (20 MB) never holds up a request.
+      const decoder = new TextDecoder();
+      const buffer = new Uint8Array(LOAD_PIECE);
+      let partial = "";
+      let header = true;
+      for (let at = 0;;) {
+        const count = await readFully(file, buffer, at);
+        at += count;
+        const text = partial +
+          decoder.decode(buffer.subarray(0, count), { stream: count > 0 });
+        const lines = text.split("\n");
+        partial = count > 0 ? lines.pop()! : "";
+        if (header && lines.length > 0) {
+          if (lines[0] !== HEADER) return;
+          header = false;
+        }
+        for (const line of lines) this.#add(line);
+        if (count === 0) return;
+      }
     } finally {
       await file.close();
     }
-    const lines = new TextDecoder().decode(bytes).split("\n");
-    if (lines[0] !== HEADER) return;
-    for (const line of lines) {
-      // Each line starts with its file's name: ["<64 hex digits>",". Names
-      // are only ever looked up with names of files listed in entries/,
-      // never made into paths, so they need no further check here.
-      const name = line.slice(2, 66);
-      if (
-        line.startsWith('["') && line.startsWith('","', 66) &&
-        !this.#changed.has(name)
-      ) {
-        this.#entries.set(name, line);
-      }
+  }
+
+  #add(line: string): void {
+    // Each line starts with its file's name: ["<64 hex digits>",". Names are
+    // only ever looked up with names of files listed in entries/, never made
+    // into paths, so they need no further check here.
+    const name = line.slice(2, 66);
+    if (
+      line.startsWith('["') && line.startsWith('","', 66) &&
+      !this.#changed.has(name)
+    ) {
+      this.#entries.set(name, line);
     }
   }
 }
