@@ -395,6 +395,50 @@ describe("FsStore: times, lifetimes and records (rules 13, 16)", () => {
       }
     }));
 
+  it("the record index is written while the store runs once 1,000 entries changed, so a crash costs the next start few reads", () =>
+    withDir(async (dir) => {
+      let written = () => {};
+      const indexWritten = new Promise<void>((resolve) => (written = resolve));
+      const fast: FileSystem = {
+        ...BASE_FS,
+        // No fsync: a thousand commits in a test's time. Durability is not
+        // what this test is about.
+        syncDir: () => Promise.resolve(),
+        async open(path, mode) {
+          const file = await BASE_FS.open(path, mode);
+          return { ...file, sync: () => Promise.resolve() };
+        },
+        async rename(from, to) {
+          await BASE_FS.rename(from, to);
+          if (to.endsWith("/index.json")) written();
+        },
+      };
+      const store = new FsStore({ dir, fs: fast });
+      try {
+        await store.scanned; // an empty directory: no index yet
+        assert.equal(existsSync(join(dir, "index.json")), false);
+        for (let i = 0; i < 1000; i++) {
+          await put(store, `k${i}`, encode(String(i)));
+        }
+        // Without a close. (The deadline only guards against a hang.)
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          indexWritten,
+          new Promise((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error("the index was not written in 60 s")),
+              60_000,
+            );
+          }),
+        ]).finally(() => clearTimeout(timer));
+        const lines = (await readFile(join(dir, "index.json"), "utf8"))
+          .trimEnd().split("\n");
+        assert.equal(lines.length, 1 + 1000);
+      } finally {
+        await store.close();
+      }
+    }));
+
   it('rule 13: with verify: "size", serving never waits for the start-up scan', () =>
     withDir(async (dir) => {
       await withStore(dir, async (store) => {

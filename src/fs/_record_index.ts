@@ -11,8 +11,10 @@
 // other file is read as before. Keys need no check at all: a file's name is
 // its key's hash, so the key of a name never changes.
 //
-// The store writes the index when its start-up scan has seen every file, and
-// again on close if it changed; it writes it under its own tmp/ directory,
+// The store writes the index when its start-up scan has seen every file,
+// again while it runs each time 1,000 of its lines (or a tenth, if more)
+// changed, so a crash costs the next start at most that many file reads, and
+// on close if it changed; it writes it under its own tmp/ directory,
 // fsyncs it and renames it into place, so a reader sees a whole index or the
 // one before. Stores sharing a directory each write their own view; the last
 // rename wins, and the checks above make any view safe to use.
@@ -62,7 +64,8 @@ export class RecordIndex {
   #loading: Promise<void> | undefined;
   /** Whether the entries hold every file on disk as of a full pass. */
   #complete = false;
-  #dirty = false;
+  /** Changes since the index was last written. */
+  #unsaved = 0;
 
   constructor(fs: FileSystem, layout: Layout) {
     this.#fs = fs;
@@ -73,6 +76,21 @@ export class RecordIndex {
   load(): Promise<void> {
     this.#loading ??= this.#load().catch(() => {});
     return this.#loading;
+  }
+
+  /** How many files the index holds. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** How many changes the index file lacks. */
+  get unsaved(): number {
+    return this.#unsaved;
+  }
+
+  /** Whether the index holds file `name`. */
+  has(name: string): boolean {
+    return this.#entries.has(name);
   }
 
   /** The line for `name`, if `info` (of the file there now) agrees with it. */
@@ -116,13 +134,13 @@ export class RecordIndex {
       ...(lifetime ? { lifetime } : {}),
     });
     this.#changed.add(name);
-    this.#dirty = true;
+    this.#unsaved++;
   }
 
   /** Forgets file `name`: removed. */
   delete(name: string): void {
     this.#changed.add(name);
-    if (this.#entries.delete(name)) this.#dirty = true;
+    if (this.#entries.delete(name)) this.#unsaved++;
   }
 
   /**
@@ -138,7 +156,7 @@ export class RecordIndex {
       for (const name of this.#entries.keys()) {
         if (!present.has(name) && !this.#changed.has(name)) {
           this.#entries.delete(name);
-          this.#dirty = true;
+          this.#unsaved++;
         }
       }
     }
@@ -149,11 +167,11 @@ export class RecordIndex {
   /**
    * Writes the index if it is complete and changed, via `scratch` (a path
    * under the store's own tmp/ directory). Failures are ignored: the index
-   * is only a hint.
+   * is only a hint. Never call it while a save runs (they share `scratch`).
    */
   async save(scratch: string): Promise<void> {
-    if (!this.#complete || !this.#dirty) return;
-    this.#dirty = false;
+    if (!this.#complete || this.#unsaved === 0) return;
+    const saving = this.#unsaved;
     let file: FileHandle | undefined;
     try {
       await this.#fs.remove(scratch).catch(() => {});
@@ -172,8 +190,9 @@ export class RecordIndex {
       await file.close();
       file = undefined;
       await this.#fs.rename(scratch, this.#path);
+      this.#unsaved -= saving; // what changed meanwhile is for the next save
     } catch {
-      this.#dirty = true; // try again on close
+      // Tried again by the next save.
       await file?.close().catch(() => {});
       await this.#fs.remove(scratch).catch(() => {});
     }

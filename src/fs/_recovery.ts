@@ -212,10 +212,10 @@ export class Recovery {
   async #inspect(name: string): Promise<Inspected | undefined> {
     const verifying = this.verified(name);
     if (verifying) await verifying;
-    const path = this.#layout.entryPath(name);
+    if (!this.#index.has(name)) return await this.#check(name, false);
     let info: FileInfo;
     try {
-      info = await this.#fs.stat(path);
+      info = await this.#fs.stat(this.#layout.entryPath(name));
     } catch (error) {
       if (this.#fs.isNotFound(error)) return undefined;
       throw error;

@@ -36,6 +36,12 @@ import {
 
 /** Entry files a listing (`keys()`, `records()`) reads at once. */
 const LIST_PARALLEL = 16;
+/**
+ * The record index is written again while the store runs once this many of
+ * its entries changed (or a tenth of them, if more), so a crash costs a
+ * restart at most that many file reads.
+ */
+const INDEX_SAVE_CHANGES = 1000;
 /** The default of {@linkcode FsStoreOptions.accessResolution}: one minute. */
 const ACCESS_RESOLUTION = 60_000;
 
@@ -187,8 +193,12 @@ export class FsStore implements Store {
   readonly #recovery: Recovery;
   readonly #times: AccessTimes;
   readonly #index: RecordIndex;
-  /** The index's write after the start-up scan, for close(). */
+  /** The index's write after the start-up scan, for `scanned`. */
   #indexSaved: Promise<void> = Promise.resolve();
+  /** The index's writes, one after another (they share a scratch file). */
+  #indexSaving: Promise<void> = Promise.resolve();
+  #indexSaveQueued = false;
+  #owner: Owner | undefined;
   /** Turns per committed path: commits, and the scan's removals. */
   readonly #turns = new KeyTurns();
   readonly #locations = new Map<string, Location>();
@@ -364,6 +374,7 @@ export class FsStore implements Store {
         });
         this.#recovery.committed(name);
         this.#index.set(name, trailer, info);
+        void this.#saveIndex(true);
         this.#times.note(id, location, created);
         return toRecord(trailer, created);
       },
@@ -493,6 +504,7 @@ export class FsStore implements Store {
       throw error;
     }
     this.#index.delete(name);
+    void this.#saveIndex(true);
     const location = this.#locations.get(id);
     this.#times.forget(id, location);
     if (location) Object.assign(location, { path: removed, committed: false });
@@ -541,6 +553,7 @@ export class FsStore implements Store {
       });
     } finally {
       resume();
+      void this.#saveIndex(true); // what it read, for the next start
     }
   }
 
@@ -564,6 +577,7 @@ export class FsStore implements Store {
       });
     } finally {
       resume();
+      void this.#saveIndex(true); // what it read, for the next start
     }
   }
 
@@ -594,7 +608,7 @@ export class FsStore implements Store {
     await this.#recovery.close();
     await this.#indexSaved;
     await this.#times.flush();
-    if (owner) await this.#index.save(`${owner.path}/index.json`);
+    await this.#saveIndex(false);
     const writers = [...this.#locations.values()].map((location) =>
       location.file
     );
@@ -617,10 +631,31 @@ export class FsStore implements Store {
     await this.#fs.mkdir(this.#layout.tmp);
     const owner = await Owner.start(this.#fs, this.#layout);
     this.#recovery.start();
-    this.#indexSaved = this.#recovery.done.then(() =>
-      this.#index.save(`${owner.path}/index.json`)
-    );
+    this.#owner = owner;
+    this.#indexSaved = this.#recovery.done.then(() => this.#saveIndex(false));
     return owner;
+  }
+
+  /**
+   * Writes the record index after any write in flight; with `onlyIfMany`,
+   * only if enough changed since the last one (see INDEX_SAVE_CHANGES) and
+   * none is queued.
+   */
+  #saveIndex(onlyIfMany: boolean): Promise<void> {
+    const owner = this.#owner;
+    if (!owner) return this.#indexSaving;
+    if (onlyIfMany) {
+      const enough = Math.max(INDEX_SAVE_CHANGES, this.#index.size / 10);
+      if (this.#indexSaveQueued || this.#index.unsaved < enough) {
+        return this.#indexSaving;
+      }
+    }
+    this.#indexSaveQueued = true;
+    this.#indexSaving = this.#indexSaving.then(() => {
+      this.#indexSaveQueued = false;
+      return this.#index.save(`${owner.path}/index.json`);
+    });
+    return this.#indexSaving;
   }
 
   /** The names of the committed files in `entries/`. */
