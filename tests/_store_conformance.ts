@@ -7,6 +7,7 @@ import {
   type ConformanceOptions,
   describeCacheSemantics,
 } from "./_cache_semantics.ts";
+import { describeStoreCapabilities } from "./_store_capabilities.ts";
 import { describeStoreContract, type StoreFactory } from "./_store_contract.ts";
 
 export type { ConformanceOptions } from "./_cache_semantics.ts";
@@ -18,6 +19,7 @@ export function describeStoreConformance(
   options: ConformanceOptions = {},
 ): void {
   describeStoreContract(name, make);
+  describeStoreCapabilities(name, make);
   describeCacheSemantics(name, make, options);
   describeCacheFaults(name, make);
 }

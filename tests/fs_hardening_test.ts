@@ -57,6 +57,9 @@ async function withCache(
   const store = new FsStore(fs ? { dir, fs } : { dir });
   const cache = new StreamCache({ store });
   try {
+    // The start-up scan runs in the background; the tests here count opens
+    // and files, so they start once it is done.
+    await store.scanned;
     await test(cache);
   } finally {
     await cache.close();
@@ -353,6 +356,7 @@ describe("FsStore hardening", { timeout: 400_000 }, () => {
                   Object.assign(new Error("EIO"), { code: "EIO" }),
                 )
                 : file.size(),
+            stat: () => file.stat(),
             close: () => (open--, file.close()),
           };
           return wrapped;
@@ -483,6 +487,7 @@ describe("FsStore hardening", { timeout: 400_000 }, () => {
             write: (data) => file.write(data),
             sync: () => file.sync(),
             size: () => file.size(),
+            stat: () => file.stat(),
             close: () => file.close(),
           };
         },

@@ -49,8 +49,12 @@ async function withCache(
   test: (cache: StreamCache) => Promise<void>,
   options: { fs?: FileSystem; verify?: "size" | "checksum" } = {},
 ): Promise<void> {
-  const cache = new StreamCache({ store: new FsStore({ dir, ...options }) });
+  const store = new FsStore({ dir, ...options });
+  const cache = new StreamCache({ store });
   try {
+    // The start-up scan runs in the background; the tests here count files
+    // and fault-injected operations, so they start once it is done.
+    await store.scanned;
     await test(cache);
   } finally {
     await cache.close();
@@ -247,12 +251,14 @@ describe("FsStore persistence", () => {
       const after = await tree(root);
       const inside = (path: string) => path.startsWith("p/q/cache/");
       assert.deepEqual(after.filter((path) => !inside(path)), before);
-      // Inside: one file per key under entries/, and the (empty) tmp/.
+      // Inside: one file per key under entries/, the (empty) tmp/, and the
+      // record index.
       assert.deepEqual(
         after.filter(inside),
         [
           "p/q/cache/",
           "p/q/cache/entries/",
+          "p/q/cache/index.json",
           "p/q/cache/tmp/",
           ...keys.map((key) => `p/q/cache/entries/${entryName(key)}`),
         ].sort(),
@@ -353,6 +359,7 @@ describe("FsStore persistence", () => {
             },
             sync: () => file.sync(),
             size: () => file.size(),
+            stat: () => file.stat(),
             close: () => file.close(),
           };
           return faulty;

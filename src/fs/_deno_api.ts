@@ -7,7 +7,7 @@ export interface DenoFile {
   write(data: Uint8Array): Promise<number>;
   seek(offset: number, whence: 0): Promise<number>;
   sync(): Promise<void>;
-  stat(): Promise<{ size: number }>;
+  stat(): Promise<DenoFileInfo>;
   close(): void;
 }
 
@@ -16,6 +16,7 @@ export interface DenoFileInfo {
   readonly isDirectory: boolean;
   readonly size: number;
   readonly mtime: Date | null;
+  readonly ino: number | null;
 }
 
 export interface DenoApi {

@@ -8,6 +8,7 @@
 // nothing is created outside the directory (SEMANTICS 15).
 
 import { checkKey } from "../_validate.ts";
+import type { Hasher } from "./file_system.ts";
 
 /** A committed entry's file name: 64 lowercase hex digits. */
 export const ENTRY_NAME: RegExp = /^[0-9a-f]{64}$/;
@@ -26,8 +27,31 @@ export class Layout {
 
   /** The committed file of `key`. */
   async entry(key: string): Promise<string> {
-    return `${this.entries}/${await hashKey(key)}`;
+    return this.entryPath(await hashKey(key));
   }
+
+  /** The committed file named `name` (a key's hash). */
+  entryPath(name: string): string {
+    return `${this.entries}/${name}`;
+  }
+}
+
+/**
+ * Tells whether `name` is the file name of `key`, hashing synchronously with
+ * `hasher` (a listing checks every file it reads, and the runtime's hash is
+ * much faster than an await of `crypto.subtle` per key).
+ */
+export function isNameOf(name: string, key: string, hasher: Hasher): boolean {
+  hasher.update(new TextEncoder().encode(JSON.stringify(key)));
+  return hasher.digest() === hexToBase64(name);
+}
+
+function hexToBase64(hex: string): string {
+  let binary = "";
+  for (let at = 0; at < hex.length; at += 2) {
+    binary += String.fromCharCode(parseInt(hex.slice(at, at + 2), 16));
+  }
+  return btoa(binary);
 }
 
 /** The file name of a key: SHA-256 hex, so any string maps inside the directory. */

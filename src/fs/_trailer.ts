@@ -8,9 +8,17 @@
 // can tell which entry a file holds from its last few bytes, without parsing
 // a record whose key may be megabytes long. Files of the first format,
 // [bytes][JSON][JSON length: u32 LE]["SCE1"], are still read.
+//
+// The JSON is {v: 1, key, id, size, created, checksum, meta, lifetime}; the
+// lifetime came later and is optional, so files without one are read as
+// before, and versions that predate it read (and serve) files that have one.
+// The access time is not in the record, which never changes once committed:
+// it is the file's modification time, which the store sets itself
+// (SEMANTICS 16; see fs_store.ts).
 
-import type { EntryMeta, StoreRecord } from "../store.ts";
-import type { FileHandle } from "./file_system.ts";
+import type { EntryLifetime, EntryMeta } from "../store.ts";
+import type { FileHandle, FileInfo } from "./file_system.ts";
+import { parseLifetime } from "./_lifetime.ts";
 import { readFully } from "./_read_fully.ts";
 
 const MAGIC_V1 = new TextEncoder().encode("SCE1");
@@ -19,18 +27,29 @@ const FOOTER_V1 = 8; // JSON length + magic
 const FOOTER_V2 = 12; // JSON length + id length + magic
 /** Ids longer than this are not repeated in the footer's fast path. */
 const TAIL = FOOTER_V2 + 64;
+/**
+ * How many last bytes a record read takes at once: the footer and, for keys
+ * and metadata of common sizes, the whole record, in one read.
+ */
+const RECORD_READ = 4096;
 
 /** What a committed entry's file records about it. */
-export interface Trailer extends StoreRecord {
+export interface Trailer {
+  readonly key: string;
+  readonly id: string;
+  readonly meta: EntryMeta | undefined;
+  readonly size: number;
+  readonly created: number;
+  readonly lifetime?: EntryLifetime;
   /** SHA-256 of the entry's bytes, base64. */
   readonly checksum: string;
 }
 
 export function encodeTrailer(trailer: Trailer): Uint8Array {
-  const { key, id, meta, size, created, checksum } = trailer;
+  const { key, id, meta, size, created, checksum, lifetime } = trailer;
   const encoder = new TextEncoder();
   const json = encoder.encode(
-    JSON.stringify({ v: 1, key, id, size, created, checksum, meta }),
+    JSON.stringify({ v: 1, key, id, size, created, checksum, meta, lifetime }),
   );
   const idBytes = encoder.encode(id);
   const out = new Uint8Array(json.byteLength + idBytes.byteLength + FOOTER_V2);
@@ -53,25 +72,23 @@ interface Layout {
   readonly id: string | undefined;
 }
 
-/** Reads and checks a file's footer; `undefined` if it is not a committed entry's. */
-async function readLayout(
-  file: FileHandle,
-  length: number,
-): Promise<Layout | undefined> {
-  if (length < FOOTER_V1) return undefined;
-  const tailLength = Math.min(length, TAIL);
-  const tail = new Uint8Array(tailLength);
-  if (await readFully(file, tail, length - tailLength) < tailLength) {
-    return undefined;
-  }
-  const view = new DataView(tail.buffer);
+/**
+ * Reads a file's footer from `tail`, the file's last bytes; `undefined` if it
+ * is not a committed entry's.
+ */
+function parseFooter(tail: Uint8Array, length: number): Layout | undefined {
+  const tailLength = tail.byteLength;
+  if (tailLength < FOOTER_V1) return undefined;
+  const view = new DataView(tail.buffer, tail.byteOffset, tailLength);
   const magic = tail.subarray(tailLength - 4);
   if (MAGIC_V1.every((byte, i) => magic[i] === byte)) {
     const jsonLength = view.getUint32(tailLength - FOOTER_V1, true);
     const start = length - FOOTER_V1 - jsonLength;
     return start < 0 ? undefined : { start, jsonLength, id: undefined };
   }
-  if (length < FOOTER_V2 || !MAGIC_V2.every((byte, i) => magic[i] === byte)) {
+  if (
+    tailLength < FOOTER_V2 || !MAGIC_V2.every((byte, i) => magic[i] === byte)
+  ) {
     return undefined;
   }
   const jsonLength = view.getUint32(tailLength - FOOTER_V2, true);
@@ -86,6 +103,17 @@ async function readLayout(
   return { start, jsonLength, id };
 }
 
+/** Reads the last `count` bytes of a file of `length` bytes; `undefined` if it is shorter now. */
+async function readTail(
+  file: FileHandle,
+  length: number,
+  count: number,
+): Promise<Uint8Array | undefined> {
+  const tail = new Uint8Array(Math.min(length, count));
+  const done = await readFully(file, tail, length - tail.byteLength);
+  return done < tail.byteLength ? undefined : tail;
+}
+
 /**
  * Tells which entry a committed file holds, reading its last bytes only
  * (the whole record for files of the first format).
@@ -95,21 +123,38 @@ async function readLayout(
 export async function readTrailerId(
   file: FileHandle,
 ): Promise<string | undefined> {
-  const layout = await readLayout(file, await file.size());
+  const length = await file.size();
+  const tail = await readTail(file, length, TAIL);
+  const layout = tail && parseFooter(tail, length);
   if (layout?.id !== undefined) return layout.id;
   return layout && (await readTrailer(file))?.id;
 }
 
-/** Reads and checks a committed file's trailer; `undefined` if the file is not a whole entry. */
+/**
+ * Reads and checks a committed file's trailer, reading the record's bytes
+ * only: one read of the file's last 4 KiB, and a second only for a record
+ * longer than that. `undefined` if the file is not a whole entry.
+ *
+ * @param info The file's description, if the caller has it already.
+ */
 export async function readTrailer(
   file: FileHandle,
+  info?: FileInfo,
 ): Promise<Trailer | undefined> {
-  const length = await file.size();
-  const layout = await readLayout(file, length);
-  if (!layout) return undefined;
-  const json = new Uint8Array(layout.jsonLength);
-  if (await readFully(file, json, layout.start) < json.byteLength) {
-    return undefined;
+  const { size: length, isFile } = info ?? await file.stat();
+  if (!isFile) return undefined;
+  const tail = await readTail(file, length, RECORD_READ);
+  const layout = tail && parseFooter(tail, length);
+  if (!tail || !layout) return undefined;
+  let json: Uint8Array | undefined;
+  const within = layout.start - (length - tail.byteLength);
+  if (within >= 0) {
+    json = tail.subarray(within, within + layout.jsonLength);
+  } else {
+    json = new Uint8Array(layout.jsonLength);
+    if (await readFully(file, json, layout.start) < json.byteLength) {
+      return undefined;
+    }
   }
   let parsed: Record<string, unknown>;
   try {
@@ -117,7 +162,8 @@ export async function readTrailer(
   } catch {
     return undefined;
   }
-  const { v, key, id, size, created, checksum, meta } = parsed;
+  if (typeof parsed !== "object" || parsed === null) return undefined;
+  const { v, key, id, size, created, checksum, meta, lifetime } = parsed;
   const valid = v === 1 && typeof key === "string" && typeof id === "string" &&
     typeof size === "number" && typeof created === "number" &&
     typeof checksum === "string" &&
@@ -125,6 +171,7 @@ export async function readTrailer(
       (typeof meta === "object" && meta !== null && !Array.isArray(meta))) &&
     size === layout.start && (layout.id === undefined || layout.id === id);
   if (!valid) return undefined;
+  const kept = parseLifetime(lifetime);
   return {
     key,
     id,
@@ -132,5 +179,6 @@ export async function readTrailer(
     created,
     checksum,
     meta: meta as EntryMeta | undefined,
+    ...(kept ? { lifetime: kept } : {}),
   };
 }

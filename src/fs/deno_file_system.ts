@@ -4,7 +4,12 @@
  * @module
  */
 
-import { deno, type DenoFile, SEEK_START } from "./_deno_api.ts";
+import {
+  deno,
+  type DenoFile,
+  type DenoFileInfo,
+  SEEK_START,
+} from "./_deno_api.ts";
 import { isProcessAlive, SCOPE_PATHS, sha256 } from "./_host.ts";
 import type { FileHandle, FileInfo, FileSystem } from "./file_system.ts";
 
@@ -46,10 +51,7 @@ export const denoFileSystem: FileSystem = {
   },
   rename: (from, to) => deno().rename(from, to),
   remove: (path) => deno().remove(path, { recursive: true }),
-  async stat(path): Promise<FileInfo> {
-    const { isFile, isDirectory, size, mtime } = await deno().lstat(path);
-    return { isFile, isDirectory, size, mtime: mtime?.getTime() ?? 0 };
-  },
+  stat: async (path) => toFileInfo(await deno().lstat(path)),
   async touch(path, time) {
     await deno().utime(path, new Date(time), new Date(time));
   },
@@ -97,6 +99,14 @@ export const denoFileSystem: FileSystem = {
   createHash: sha256,
 };
 
+function toFileInfo(info: DenoFileInfo): FileInfo {
+  const { isFile, isDirectory, size, mtime, ino } = info;
+  const time = mtime?.getTime() ?? 0;
+  return ino === null
+    ? { isFile, isDirectory, size, mtime: time }
+    : { isFile, isDirectory, size, mtime: time, ino };
+}
+
 /** The error for a path that is not a regular file: "not found" as an entry. */
 function notAFile(path: string): Error {
   return new (deno().errors.NotFound)(
@@ -131,6 +141,7 @@ function wrap(file: DenoFile): FileHandle {
     },
     sync: () => file.sync(),
     size: async () => (await file.stat()).size,
+    stat: async () => toFileInfo(await file.stat()),
     close() {
       if (!closed) {
         closed = true;

@@ -19,6 +19,7 @@
  * const out: FileHandle = await nodeFileSystem.open(`${dir}/data`, "create");
  * await out.write(new TextEncoder().encode("hello world"));
  * assert.equal(await out.size(), 11);
+ * assert.equal((await out.stat()).isFile, true);
  * await out.close();
  * const file: FileHandle = await nodeFileSystem.open(`${dir}/data`, "read");
  * const buffer = new Uint8Array(5);
@@ -52,6 +53,13 @@ export interface FileHandle {
    * @returns The size in bytes.
    */
   size(): Promise<number>;
+  /**
+   * Describes the open file (fstat): what {@linkcode FileSystem.stat} tells
+   * of a path, for the very file this handle has open.
+   *
+   * @returns Its kind, size and modification time.
+   */
+  stat(): Promise<FileInfo>;
   /** Closes the file. */
   close(): Promise<void>;
 }
@@ -115,6 +123,11 @@ export interface FileInfo {
   readonly size: number;
   /** When it was last modified, in milliseconds since the epoch. */
   readonly mtime: number;
+  /**
+   * Its inode number, where the platform has one: together with the size it
+   * tells a file from another put at the same path since.
+   */
+  readonly ino?: number;
 }
 
 /**

@@ -5,28 +5,45 @@
  * @module
  */
 
+import { KeyTurns } from "../_key_turns.ts";
 import { describeValue, freezeMeta } from "../_validate.ts";
 import { EntryNotFoundError } from "../errors.ts";
 import type {
   EntryMeta,
   Store,
+  StoreCreateOptions,
   StoreReader,
   StoreRecord,
   StoreWriter,
 } from "../store.ts";
 import { denoFileSystem } from "./deno_file_system.ts";
-import type { FileHandle, FileSystem } from "./file_system.ts";
+import type { FileHandle, FileInfo, FileSystem } from "./file_system.ts";
 import { nodeFileSystem } from "./node_file_system.ts";
-import { ENTRY_NAME, Layout } from "./_layout.ts";
+import { AccessTimes, type Stamped } from "./_access_times.ts";
+import { mapInParallel } from "./_in_parallel.ts";
+import { ENTRY_NAME, hashKey, Layout } from "./_layout.ts";
+import { checkCreateOptions } from "./_lifetime.ts";
 import { Owner } from "./_owner.ts";
 import { readFully } from "./_read_fully.ts";
-import { scanEntries, type Verify } from "./_recovery.ts";
+import { type IndexedRecord, RecordIndex } from "./_record_index.ts";
+import { Recovery } from "./_recovery.ts";
 import {
   encodeTrailer,
   readTrailer,
   readTrailerId,
   type Trailer,
 } from "./_trailer.ts";
+
+/** Entry files a listing (`keys()`, `records()`) reads at once. */
+const LIST_PARALLEL = 16;
+/**
+ * The record index is written again while the store runs once this many of
+ * its entries changed (or a tenth of them, if more), so a crash costs a
+ * restart at most that many file reads.
+ */
+const INDEX_SAVE_CHANGES = 1000;
+/** The default of {@linkcode FsStoreOptions.accessResolution}: one minute. */
+const ACCESS_RESOLUTION = 60_000;
 
 /**
  * Options for {@linkcode FsStore}.
@@ -62,9 +79,26 @@ export interface FsStoreOptions {
    * file's length with its record; `checksum` also reads every byte and
    * compares its SHA-256. Entries that fail are removed, never served.
    *
+   * The scan runs in the background and never delays serving: with `size`,
+   * every lookup and listing checks the file it reads as the scan would;
+   * with `checksum`, a lookup or listing of an entry that was on disk at
+   * start-up waits until that entry's bytes are verified.
+   *
    * @default {"size"}
    */
   verify?: "size" | "checksum";
+  /**
+   * The resolution of the access times kept on disk, in milliseconds: an
+   * entry's access time is written (to its file's modification time) when
+   * `touch` moves it on by at least this much since the time last written,
+   * so a popular entry costs at most one write per resolution. Later touches
+   * are kept in memory, returned by this store's lookups and listings, and
+   * written when the store closes; a crash loses at most this much recency.
+   * `0` writes every touch that moves the time on.
+   *
+   * @default {60000}
+   */
+  accessResolution?: number;
 }
 
 /** One entry's file, open for reading, and how many readers share it. */
@@ -80,7 +114,7 @@ interface SharedFile {
  * (under `tmp/`), or committed under a key. Updated in place, so open readers
  * see the size grow.
  */
-interface Location {
+interface Location extends Stamped {
   path: string;
   committed: boolean;
   size: number;
@@ -94,21 +128,33 @@ interface Location {
  *
  * - An entry is written under `tmp/<owner>/` and committed by fsync and one
  *   atomic rename to `entries/<sha256(key)>`; its record (key, metadata, size,
- *   SHA-256, creation time) is stored after its bytes in the same file. A
+ *   SHA-256, creation time, lifetime) is stored after its bytes in the same
+ *   file. A
  *   crash at any moment leaves either the whole entry or none of it, and a
  *   commit that fails after its rename is undone, so an entry whose writer
  *   was told it failed is never served.
- * - On start-up, entries whose length (or checksum) disagrees with their
- *   record are removed, and so are the unfinished files of stores that are
- *   gone. Each store holds a lease on its `tmp/<owner>/` directory (its
- *   modification time, refreshed every 30 s by a timer that never keeps the
- *   process alive); a directory is swept when its lease is 10 minutes stale,
- *   or at once when its PID names no process in the same kernel boot and PID
- *   namespace. Containers that share a volume never sweep each other's live
- *   files, even when both run as PID 1.
+ * - After start-up, a background scan removes the entries whose length (or
+ *   checksum) disagrees with their record, a few files at a time; it never
+ *   delays serving, and no such entry is served before it is reached (see
+ *   {@linkcode FsStoreOptions.verify}). At start-up, the unfinished files of
+ *   stores that are gone are removed. Each store holds a lease on its
+ *   `tmp/<owner>/` directory (its modification time, refreshed every 30 s by
+ *   a timer that never keeps the process alive); a directory is swept when
+ *   its lease is 10 minutes stale, or at once when its PID names no process
+ *   in the same kernel boot and PID namespace. Containers that share a volume
+ *   never sweep each other's live files, even when both run as PID 1.
  * - File names come from a hash of the key, so any string is a valid key
  *   and nothing is created outside the directory; `keys()` returns the
  *   original keys from the records.
+ * - A record index, `index.json`, written after the start-up scan and on
+ *   close, lets `keys()` list 100,000 entries from the directory listing
+ *   alone, and `records()` check an unchanged file with one `lstat`. It is a
+ *   hint: a file it does not describe (another length or inode) is read.
+ * - Access times are the cache's (SEMANTICS 16), kept in each committed
+ *   file's modification time, which the store sets itself and never takes
+ *   from the operating system's atime; see
+ *   {@linkcode FsStoreOptions.accessResolution}. `records()` lists every
+ *   entry with its size, times and lifetime, never reading a body.
  * - Readers read by offset from the file being written, one chunk at a time,
  *   so an entry of any size never sits in memory. A reader that has its file
  *   open reads it to the end whatever happens to the key meanwhile.
@@ -143,17 +189,28 @@ interface Location {
 export class FsStore implements Store {
   readonly #fs: FileSystem;
   readonly #layout: Layout;
-  readonly #verify: Verify;
   readonly #ready: Promise<Owner>;
+  readonly #recovery: Recovery;
+  readonly #times: AccessTimes;
+  readonly #index: RecordIndex;
+  /** The index's write after the start-up scan, for `scanned`. */
+  #indexSaved: Promise<void> = Promise.resolve();
+  /** The index's writes, one after another (they share a scratch file). */
+  #indexSaving: Promise<void> = Promise.resolve();
+  #indexSaveQueued = false;
+  #owner: Owner | undefined;
+  /** Turns per committed path: commits, and the scan's removals. */
+  readonly #turns = new KeyTurns();
   readonly #locations = new Map<string, Location>();
   /** The file handle each entry's open readers share. */
   readonly #shared = new Map<string, Promise<SharedFile>>();
 
   /**
-   * Creates a store over `dir`. The directory is prepared and scanned in the
-   * background; the first operation waits for that.
+   * Creates a store over `dir`. The directory is prepared in the background;
+   * the first operation waits for that (a few file operations), never for
+   * the scan of committed entries.
    *
-   * @param options The directory and how to check it.
+   * @param options The directory, how to check it, and the access times' resolution.
    */
   constructor(options: FsStoreOptions) {
     const action = "create FsStore";
@@ -171,7 +228,7 @@ export class FsStore implements Store {
         }`,
       );
     }
-    const { verify = "size" } = options;
+    const { verify = "size", accessResolution = ACCESS_RESOLUTION } = options;
     if (verify !== "size" && verify !== "checksum") {
       throw new TypeError(
         `Cannot ${action}: verify must be "size" or "checksum": received ${
@@ -179,12 +236,55 @@ export class FsStore implements Store {
         }`,
       );
     }
+    if (typeof accessResolution !== "number") {
+      throw new TypeError(
+        `Cannot ${action}: accessResolution must be a number of milliseconds: received ${
+          describeValue(accessResolution)
+        }`,
+      );
+    }
+    if (!(accessResolution >= 0)) {
+      throw new RangeError(
+        `Cannot ${action}: accessResolution must be a non-negative number: received ${accessResolution}`,
+      );
+    }
     this.#fs = options.fs ??
       ("Deno" in globalThis ? denoFileSystem : nodeFileSystem);
     this.#layout = new Layout(options.dir);
-    this.#verify = verify;
+    this.#index = new RecordIndex(this.#fs, this.#layout);
+    this.#recovery = new Recovery(
+      this.#fs,
+      this.#layout,
+      verify,
+      this.#turns,
+      this.#index,
+    );
+    this.#times = new AccessTimes(this.#fs, accessResolution);
     this.#ready = this.#start();
     this.#ready.catch(() => {}); // reported by the first operation
+  }
+
+  /**
+   * Resolves once the background scan has checked every committed entry that
+   * was on disk at start-up, removed those that are not whole, and written
+   * the record index (`index.json`, which lets later listings skip reading
+   * files). Serving
+   * never waits for it; tests and tools that want the space back may.
+   * Never rejects.
+   *
+   * @example Waiting for the start-up scan
+   * ```ts
+   * import { FsStore } from "@streamcache/streamcache/fs";
+   *
+   * const dir = await Deno.makeTempDir();
+   * const store = new FsStore({ dir, verify: "checksum" });
+   * await store.scanned; // every entry on disk has been verified
+   * await store.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  get scanned(): Promise<void> {
+    return this.#ready.then(() => this.#indexSaved, () => {});
   }
 
   /**
@@ -192,12 +292,21 @@ export class FsStore implements Store {
    *
    * @param key The entry's key.
    * @param meta The entry's metadata: a JSON object.
+   * @param options Its creation time (else now) and lifetime, kept in its record.
    * @returns A writer that commits by an atomic rename.
+   * @throws {TypeError} If `meta`, `created` or a lifetime field cannot be kept in a JSON record.
+   * @throws {RangeError} If a lifetime field is negative.
    */
-  async create(key: string, meta: EntryMeta | undefined): Promise<StoreWriter> {
+  async create(
+    key: string,
+    meta: EntryMeta | undefined,
+    options: StoreCreateOptions = {},
+  ): Promise<StoreWriter> {
+    const action = "create entry in FsStore";
     // The record is stored as JSON: what does not survive that is refused
     // now, not found unreadable after a restart (SEMANTICS 18).
-    freezeMeta(meta, "create entry in FsStore");
+    freezeMeta(meta, action);
+    const { created, lifetime } = checkCreateOptions(options, action);
     const owner = await this.#ready;
     const id = crypto.randomUUID();
     const path = `${owner.path}/${id}`;
@@ -205,10 +314,16 @@ export class FsStore implements Store {
       () => this.#fs.open(path, "create"),
       () => owner.ensure(),
     );
-    const location: Location = { path, committed: false, size: 0, file };
+    const location: Location = {
+      path,
+      committed: false,
+      size: 0,
+      file,
+      accessed: created,
+      stamped: created,
+    };
     this.#locations.set(id, location);
     const hasher = this.#fs.createHash();
-    const created = Date.now();
     return {
       id,
       write: async (chunk) => {
@@ -228,27 +343,40 @@ export class FsStore implements Store {
           size,
           created,
           checksum: hasher.digest(),
+          ...(lifetime ? { lifetime } : {}),
         };
-        const target = await this.#layout.entry(key);
+        const name = await hashKey(key);
+        const target = this.#layout.entryPath(name);
+        let info: FileInfo;
         try {
           await file.write(encodeTrailer(trailer));
+          // The access time starts at the creation time, by the cache's
+          // clock; the fsync below makes it durable with the bytes.
+          await this.#fs.touch(path, created).catch(() => {});
           await file.sync();
+          info = await file.stat();
         } finally {
           location.file = undefined;
           await file.close();
         }
-        await this.#again(
-          () => this.#fs.rename(path, target),
-          () => this.#fs.mkdir(this.#layout.entries),
-        );
-        Object.assign(location, { path: target, committed: true });
-        try {
-          await this.#fs.syncDir(this.#layout.entries);
-        } catch (error) {
-          await this.#uncommit(id, location, path);
-          throw error;
-        }
-        return toRecord(trailer);
+        await this.#turns.run(target, async () => {
+          await this.#again(
+            () => this.#fs.rename(path, target),
+            () => this.#fs.mkdir(this.#layout.entries),
+          );
+          Object.assign(location, { path: target, committed: true });
+          try {
+            await this.#fs.syncDir(this.#layout.entries);
+          } catch (error) {
+            await this.#uncommit(id, location, path);
+            throw error;
+          }
+        });
+        this.#recovery.committed(name);
+        this.#index.set(name, trailer, info);
+        void this.#saveIndex(true);
+        this.#times.note(id, location, created);
+        return toRecord(trailer, created);
       },
     };
   }
@@ -257,19 +385,17 @@ export class FsStore implements Store {
    * Reads the committed entry for `key`; see {@linkcode Store.lookup}.
    *
    * @param key The key to look up.
-   * @returns Its record, or `undefined`.
+   * @returns Its record, with its access time, or `undefined`.
    */
   async lookup(key: string): Promise<StoreRecord | undefined> {
     await this.#ready;
-    const path = await this.#layout.entry(key);
-    const trailer = await this.#readEntryTrailer(path);
-    if (trailer?.key !== key) return undefined;
-    this.#locations.set(trailer.id, {
-      path,
-      committed: true,
-      size: trailer.size,
-    });
-    return toRecord(trailer);
+    const name = await hashKey(key);
+    await this.#recovery.verified(name);
+    const path = this.#layout.entryPath(name);
+    const found = await this.#readEntry(path);
+    if (found?.trailer.key !== key) return undefined;
+    this.#index.set(name, found.trailer, found.info);
+    return this.#known(path, found.trailer, found.info);
   }
 
   /**
@@ -364,7 +490,8 @@ export class FsStore implements Store {
    */
   async remove(key: string, id: string): Promise<void> {
     const owner = await this.#ready;
-    const path = await this.#layout.entry(key);
+    const name = await hashKey(key);
+    const path = this.#layout.entryPath(name);
     if ((await this.#readEntryId(path)) !== id) return;
     const removed = `${owner.path}/${id}.removed`;
     try {
@@ -376,7 +503,10 @@ export class FsStore implements Store {
       if (this.#fs.isNotFound(error)) return; // removed meanwhile
       throw error;
     }
+    this.#index.delete(name);
+    void this.#saveIndex(true);
     const location = this.#locations.get(id);
+    this.#times.forget(id, location);
     if (location) Object.assign(location, { path: removed, committed: false });
   }
 
@@ -390,6 +520,7 @@ export class FsStore implements Store {
     await this.#ready;
     const location = this.#locations.get(id);
     this.#locations.delete(id);
+    this.#times.forget(id, location);
     if (!location) return;
     const { file } = location;
     location.file = undefined;
@@ -399,36 +530,85 @@ export class FsStore implements Store {
   }
 
   /**
-   * Lists the keys of committed entries, from their records; see {@linkcode Store.keys}.
+   * Lists the keys of committed entries, from their records; see
+   * {@linkcode Store.keys}. A file the record index holds costs nothing
+   * more than its name in the directory listing (its name is its key's
+   * hash); any other is read (its last bytes only), a few at a time.
    *
    * @returns The original keys.
    */
   async *keys(): AsyncGenerator<string> {
-    await this.#ready;
-    let names: string[];
+    const resume = this.#recovery.pause();
     try {
-      names = await this.#fs.readDir(this.#layout.entries);
-    } catch (error) {
-      if (this.#fs.isNotFound(error)) return; // an operator emptied the directory
-      throw error;
-    }
-    for (const name of names) {
-      if (!ENTRY_NAME.test(name)) continue;
-      let trailer: Trailer | undefined;
-      try {
-        trailer = await this.#readEntryTrailer(
-          `${this.#layout.entries}/${name}`,
-        );
-      } catch {
-        continue; // unreadable: not an entry this store can serve
+      const names = await this.#entryNames();
+      const unindexed: string[] = [];
+      for (const name of names) {
+        const key = this.#recovery.verifies ? undefined : this.#index.key(name);
+        if (key === undefined) unindexed.push(name);
+        else yield key;
       }
-      if (trailer) yield trailer.key;
+      yield* mapInParallel(unindexed, LIST_PARALLEL, async (name) => {
+        const found = await this.#recovery.inspect(name).catch(() => undefined);
+        return found?.record.key;
+      });
+    } finally {
+      resume();
+      void this.#saveIndex(true); // what it read, for the next start
     }
   }
 
-  /** Deletes this store's unfinished and removed files; committed entries stay. */
+  /**
+   * Lists every committed entry's record, with its access time, without
+   * reading any body; see {@linkcode Store.records}. A file the record index
+   * holds unchanged (same length and inode) costs one `lstat`; any other is
+   * read (its last bytes only). A few files are handled at a time.
+   *
+   * @returns The records, in no particular order.
+   */
+  async *records(): AsyncGenerator<StoreRecord> {
+    const resume = this.#recovery.pause();
+    try {
+      const names = await this.#entryNames();
+      yield* mapInParallel(names, LIST_PARALLEL, async (name) => {
+        // Gone, or unreadable: not an entry this store can serve.
+        const found = await this.#recovery.inspect(name).catch(() => undefined);
+        return found &&
+          this.#known(this.#layout.entryPath(name), found.record, found.info);
+      });
+    } finally {
+      resume();
+      void this.#saveIndex(true); // what it read, for the next start
+    }
+  }
+
+  /**
+   * Records that entry `id` was read at `time`; see {@linkcode Store.touch}.
+   * The time is kept in memory at once and written to the entry's file when
+   * it has moved on by {@linkcode FsStoreOptions.accessResolution} since the
+   * time written before (else when the store closes). Never delays a read:
+   * nothing else waits for the write, and most touches make none.
+   *
+   * @param id The entry's storage identity; unknown or uncommitted ids are ignored.
+   * @param time When it was read, by the cache's clock, in ms since the epoch.
+   * @returns Resolves once the time is kept (and written, if it was written now).
+   */
+  touch(id: string, time: number): Promise<void> {
+    const location = this.#locations.get(id);
+    return location?.committed
+      ? this.#times.touch(id, location, time)
+      : Promise.resolve();
+  }
+
+  /**
+   * Stops the start-up scan, writes the access times kept in memory, and
+   * deletes this store's unfinished and removed files; committed entries stay.
+   */
   async close(): Promise<void> {
     const owner = await this.#ready.catch(() => undefined);
+    await this.#recovery.close();
+    await this.#indexSaved;
+    await this.#times.flush();
+    await this.#saveIndex(false);
     const writers = [...this.#locations.values()].map((location) =>
       location.file
     );
@@ -450,13 +630,76 @@ export class FsStore implements Store {
     await this.#fs.mkdir(this.#layout.entries);
     await this.#fs.mkdir(this.#layout.tmp);
     const owner = await Owner.start(this.#fs, this.#layout);
+    this.#recovery.start();
+    this.#owner = owner;
+    this.#indexSaved = this.#recovery.done.then(() => this.#saveIndex(false));
+    return owner;
+  }
+
+  /**
+   * Writes the record index after any write in flight; with `onlyIfMany`,
+   * only if enough changed since the last one (see INDEX_SAVE_CHANGES) and
+   * none is queued.
+   */
+  #saveIndex(onlyIfMany: boolean): Promise<void> {
+    const owner = this.#owner;
+    if (!owner) return this.#indexSaving;
+    if (onlyIfMany) {
+      const enough = Math.max(INDEX_SAVE_CHANGES, this.#index.size / 10);
+      if (this.#indexSaveQueued || this.#index.unsaved < enough) {
+        return this.#indexSaving;
+      }
+    }
+    this.#indexSaveQueued = true;
+    this.#indexSaving = this.#indexSaving.then(() => {
+      this.#indexSaveQueued = false;
+      return this.#index.save(`${owner.path}/index.json`);
+    });
+    return this.#indexSaving;
+  }
+
+  /** The names of the committed files in `entries/`. */
+  async #entryNames(): Promise<string[]> {
+    await this.#ready;
+    // Right after start-up, the scan's listing is still running: share it.
+    const listing = this.#recovery.startListing();
+    if (listing) {
+      const names = await listing;
+      await this.#index.load();
+      return names;
+    }
     try {
-      await scanEntries(this.#fs, this.#layout, this.#verify);
+      const names = await this.#fs.readDir(this.#layout.entries);
+      await this.#index.load();
+      return names.filter((name) => ENTRY_NAME.test(name));
     } catch (error) {
-      await owner.close();
+      if (this.#fs.isNotFound(error)) return []; // an operator emptied the directory
       throw error;
     }
-    return owner;
+  }
+
+  /**
+   * Makes a committed entry found on disk known to this store (so `touch` and
+   * `openReader` can find its file by id) and returns its record.
+   */
+  #known(path: string, trailer: IndexedRecord, info: FileInfo): StoreRecord {
+    // Files of stores that predate access times hold their commit time.
+    const onDisk = Math.max(trailer.created, Math.round(info.mtime));
+    let location = this.#locations.get(trailer.id);
+    if (!location) {
+      location = {
+        path,
+        committed: true,
+        size: trailer.size,
+        accessed: onDisk,
+        stamped: onDisk,
+      };
+      this.#locations.set(trailer.id, location);
+    }
+    const accessed = location.path === path
+      ? this.#times.note(trailer.id, location, onDisk)
+      : onDisk; // this store moved it meanwhile (removed): not its to touch
+    return toRecord(trailer, accessed);
   }
 
   /**
@@ -491,8 +734,15 @@ export class FsStore implements Store {
     });
   }
 
-  async #readEntryTrailer(path: string): Promise<Trailer | undefined> {
-    return await this.#withEntryFile(path, readTrailer);
+  /** Reads a committed file's record and description; `undefined` if there is no whole entry. */
+  async #readEntry(
+    path: string,
+  ): Promise<{ trailer: Trailer; info: FileInfo } | undefined> {
+    return await this.#withEntryFile(path, async (file) => {
+      const info = await file.stat();
+      const trailer = await readTrailer(file, info);
+      return trailer && { trailer, info };
+    });
   }
 
   async #readEntryId(path: string): Promise<string | undefined> {
@@ -526,6 +776,9 @@ export class FsStore implements Store {
   }
 }
 
-function toRecord({ key, id, meta, size, created }: Trailer): StoreRecord {
-  return { key, id, meta, size, created };
+function toRecord(trailer: IndexedRecord, accessed: number): StoreRecord {
+  const { key, id, meta, size, created, lifetime } = trailer;
+  return lifetime
+    ? { key, id, meta, size, created, accessed, lifetime }
+    : { key, id, meta, size, created, accessed };
 }

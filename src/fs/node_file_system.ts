@@ -5,7 +5,7 @@
  * @module
  */
 
-import { constants } from "node:fs";
+import { constants, type Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import process from "node:process";
 import { isProcessAlive, processScope, sha256 } from "./_host.ts";
@@ -58,15 +58,7 @@ export const nodeFileSystem: FileSystem = {
   rename: (from, to) => fs.rename(from, to),
   remove: (path) => fs.rm(path, { recursive: true }),
   readDir: (path) => fs.readdir(path),
-  async stat(path): Promise<FileInfo> {
-    const info = await fs.lstat(path);
-    return {
-      isFile: info.isFile(),
-      isDirectory: info.isDirectory(),
-      size: info.size,
-      mtime: info.mtimeMs,
-    };
-  },
+  stat: async (path) => toFileInfo(await fs.lstat(path)),
   async touch(path, time) {
     const date = new Date(time);
     await fs.utimes(path, date, date);
@@ -113,7 +105,18 @@ function wrap(handle: fs.FileHandle): FileHandle {
     },
     sync: () => handle.sync(),
     size: async () => (await handle.stat()).size,
+    stat: async () => toFileInfo(await handle.stat()),
     close: () => handle.close(),
+  };
+}
+
+function toFileInfo(info: Stats): FileInfo {
+  return {
+    isFile: info.isFile(),
+    isDirectory: info.isDirectory(),
+    size: info.size,
+    mtime: info.mtimeMs,
+    ino: info.ino,
   };
 }
 
