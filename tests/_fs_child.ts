@@ -126,7 +126,11 @@ const writer = (dir: string) =>
     await out.write(WRITER_BYTES.slice(0, half));
     say("ready");
     const input = commands();
-    while ((await input.next()).value !== "commit");
+    for (;;) {
+      const { done, value } = await input.next();
+      if (done) throw new Error('stdin closed before "commit"');
+      if (value === "commit") break;
+    }
     try {
       await out.write(WRITER_BYTES.slice(half));
       await out.close();

@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { delimiter, join } from "node:path";
 import process from "node:process";
+import { isCI } from "./_testing.ts";
 
 /** The clients, by command name, and the Debian package each comes from. */
 export const CLIENTS = {
@@ -17,12 +18,6 @@ export const CLIENTS = {
 
 /** A client's command name. */
 export type ClientName = keyof typeof CLIENTS;
-
-/** Whether the environment says CI, by the rule of scripts/_exec.mjs. */
-function isCI(): boolean {
-  const value = (process.env.CI ?? "").trim().toLowerCase();
-  return value !== "" && value !== "0" && value !== "false";
-}
 
 const found = new Map<ClientName, string | null>();
 /** The path of the first `name` on PATH that runs, or null; looked up once. */

@@ -8,6 +8,7 @@
 // Decide skips when the test is declared (`{ skip: "reason" }`), never with
 // `t.skip()` inside it: Deno reports such a test as passed.
 
+import process from "node:process";
 import * as nodeTest from "node:test";
 
 export { after, afterEach, before, beforeEach, describe } from "node:test";
@@ -35,4 +36,13 @@ export function it(
     ? [{}, optionsOrFn]
     : [optionsOrFn, maybeFn!];
   void nodeTest.it(name, { timeout: TEST_TIMEOUT_MS, ...options }, fn);
+}
+
+/**
+ * Whether the environment says CI, by the rule of scripts/_exec.mjs: CI set
+ * to anything but "", "0" or "false". A test that cannot run fails then.
+ */
+export function isCI(): boolean {
+  const value = (process.env.CI ?? "").trim().toLowerCase();
+  return value !== "" && value !== "0" && value !== "false";
 }
