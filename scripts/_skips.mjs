@@ -23,9 +23,6 @@ export const ALLOWED_SKIPS = [];
  * @type {Readonly<Record<string, string>>}
  */
 export const SOURCE_ONLY = {
-  "tests/fs_hardening_test.ts":
-    "it finds entry files by FsStore's private key hashing " +
-    "(src/fs/_layout.ts), which the package does not export",
   "tests/readme_test.ts":
     "it checks README.md against the programs of examples/ in the " +
     "repository, and runs them",

@@ -6,6 +6,7 @@
 import process from "node:process";
 import v8 from "node:v8";
 import vm from "node:vm";
+import { createHash } from "node:crypto";
 import { StreamCache } from "../mod.ts";
 import type { Store, StoreReader, StoreWriter } from "../mod.ts";
 
@@ -259,3 +260,16 @@ export async function usedMemory(): Promise<number> {
   const { heapUsed, external } = process.memoryUsage();
   return "Bun" in globalThis ? heapUsed : heapUsed + external;
 }
+
+/** SHA-256 of a string's UTF-8 bytes, as lowercase hex. */
+export function sha256Hex(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/**
+ * The name of a key's file under an FsStore's entries/: SHA-256 hex of the
+ * key's JSON form (so lone surrogates stay distinct). Written here, not taken
+ * from the store, so the tests pin the layout and run against the package.
+ */
+export const entryName = (key: string): string =>
+  sha256Hex(JSON.stringify(key));

@@ -5,7 +5,6 @@
 
 import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import {
   appendFile,
   mkdir,
@@ -26,7 +25,14 @@ import { StreamCache } from "../mod.ts";
 import type { Entry, EntryMeta } from "../mod.ts";
 import { denoFileSystem, FsStore, nodeFileSystem } from "../src/fs/mod.ts";
 import type { FileHandle, FileSystem } from "../src/fs/mod.ts";
-import { concat, decode, encode, pattern, readAll } from "./_helpers.ts";
+import {
+  concat,
+  decode,
+  encode,
+  entryName,
+  pattern,
+  readAll,
+} from "./_helpers.ts";
 
 /** The adapter FsStore picks by default on this runtime, for wrapping. */
 const BASE_FS: FileSystem = "Deno" in globalThis
@@ -60,10 +66,6 @@ async function withCache(
     await cache.close();
   }
 }
-
-/** The name of a key's file under entries/: SHA-256 hex of its JSON form, in UTF-8. */
-const entryName = (key: string): string =>
-  createHash("sha256").update(encode(JSON.stringify(key))).digest("hex");
 
 /** Writes `chunks` as a new entry for `key` and waits until it is committed. */
 async function put(

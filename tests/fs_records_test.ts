@@ -23,8 +23,7 @@ import { join } from "node:path";
 import type { StoreRecord } from "../mod.ts";
 import { denoFileSystem, FsStore, nodeFileSystem } from "../src/fs/mod.ts";
 import type { FileSystem } from "../src/fs/mod.ts";
-import { hashKey } from "../src/fs/_layout.ts";
-import { decode, encode, pattern } from "./_helpers.ts";
+import { decode, encode, entryName, pattern } from "./_helpers.ts";
 
 /** The adapter FsStore picks by default on this runtime, for wrapping. */
 const BASE_FS: FileSystem = "Deno" in globalThis
@@ -166,7 +165,7 @@ describe("FsStore: times, lifetimes and records (rules 13, 16)", () => {
     withDir(async (dir) => {
       const probe = instrumented();
       let id = "";
-      const path = join(dir, "entries", await hashKey("k"));
+      const path = join(dir, "entries", entryName("k"));
       await withStore(dir, async (store) => {
         id = (await put(store, "k", encode("abc"))).id;
         assert.deepEqual(
@@ -202,7 +201,7 @@ describe("FsStore: times, lifetimes and records (rules 13, 16)", () => {
         const { id } = await put(store, "k", encode("abc"));
         await store.touch(id, T + HOUR);
       });
-      const path = join(dir, "entries", await hashKey("k"));
+      const path = join(dir, "entries", entryName("k"));
       // Reading the file and moving its atime, as the OS may, changes nothing.
       await readFile(path);
       const { mtime } = await stat(path);
@@ -285,17 +284,17 @@ describe("FsStore: times, lifetimes and records (rules 13, 16)", () => {
         replacement = await put(store, "b", encode("B"), T + 1);
         await put(store, "d", encode("d"));
       });
-      const nameB = await hashKey("b");
+      const nameB = entryName("b");
       assert.equal(
         (await stat(join(elsewhere, "entries", nameB))).size,
         (await stat(join(dir, "entries", nameB))).size,
       );
       for (const key of ["b", "d"]) {
-        const name = await hashKey(key);
+        const name = entryName(key);
         await copyFile(join(elsewhere, "entries", name), join(dir, "copy"));
         await rename(join(dir, "copy"), join(dir, "entries", name));
       }
-      await rm(join(dir, "entries", await hashKey("c")));
+      await rm(join(dir, "entries", entryName("c")));
       const check = async (store: FsStore) => {
         const listed = await listRecords(store);
         assert.deepEqual(listed.map((r) => [r.key, r.size]), [
@@ -446,7 +445,7 @@ describe("FsStore: times, lifetimes and records (rules 13, 16)", () => {
           await put(store, `k${i}`, encode(`value ${i}`));
         }
       });
-      const served = await hashKey("k7");
+      const served = entryName("k7");
       let release = () => {};
       const gate = new Promise<void>((resolve) => (release = resolve));
       const gated: FileSystem = {
@@ -480,11 +479,11 @@ describe("FsStore: times, lifetimes and records (rules 13, 16)", () => {
           await put(store, `k${i}`, pattern(100_000, i));
         }
       });
-      const bad = join(dir, "entries", await hashKey("k13"));
+      const bad = join(dir, "entries", entryName("k13"));
       const bytes = await readFile(bad);
       bytes[50_000] = bytes[50_000]! ^ 0x01;
       await writeFile(bad, bytes);
-      const good = await hashKey("k3");
+      const good = entryName("k3");
       let release = () => {};
       const gate = new Promise<void>((resolve) => (release = resolve));
       const gated: FileSystem = {

@@ -268,17 +268,21 @@ export class FsStore implements Store {
    * Resolves once the background scan has checked every committed entry that
    * was on disk at start-up, removed those that are not whole, and written
    * the record index (`index.json`, which lets later listings skip reading
-   * files). Serving
-   * never waits for it; tests and tools that want the space back may.
+   * files). Serving never waits for it; tests and tools that want the space
+   * back may.
    * Never rejects.
    *
    * @example Waiting for the start-up scan
    * ```ts
    * import { FsStore } from "@streamcache/streamcache/fs";
+   * import assert from "node:assert/strict";
    *
    * const dir = await Deno.makeTempDir();
+   * await Deno.mkdir(`${dir}/entries`);
+   * await Deno.writeTextFile(`${dir}/entries/${"0".repeat(64)}`, "not an entry");
    * const store = new FsStore({ dir, verify: "checksum" });
-   * await store.scanned; // every entry on disk has been verified
+   * await store.scanned; // every entry on disk has been checked
+   * assert.deepEqual(await Array.fromAsync(Deno.readDir(`${dir}/entries`)), []);
    * await store.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
