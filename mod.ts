@@ -32,13 +32,23 @@
 
 export { StreamCache } from "./src/stream_cache.ts";
 export type {
+  CacheOutcome,
+  CacheStatus,
   GetOrCreateOptions,
   OpenOptions,
   OpenResult,
   StreamCacheOptions,
-} from "./src/stream_cache.ts";
+} from "./src/stream_cache_options.ts";
+export { CacheEvent } from "./src/cache_events.ts";
+export type {
+  CacheEventInit,
+  CacheEventType,
+  CacheStats,
+  EvictionReason,
+} from "./src/cache_events.ts";
 export type { Entry, EntryState, ReadableOptions } from "./src/entry.ts";
 export type {
+  ProducedEntry,
   Producer,
   ProducerBody,
   ProducerContext,

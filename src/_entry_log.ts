@@ -6,7 +6,13 @@ import { createReadable } from "./_reader.ts";
 import { Notifier } from "./_notifier.ts";
 import { checkOffset, quoteKey } from "./_validate.ts";
 import type { Entry, EntryState, ReadableOptions } from "./entry.ts";
-import type { EntryMeta, Store, StoreWriter } from "./store.ts";
+import type {
+  EntryLifetime,
+  EntryMeta,
+  Store,
+  StoreRecord,
+  StoreWriter,
+} from "./store.ts";
 
 const DEFAULT_CHUNK_SIZE = 64 * 1024;
 
@@ -15,8 +21,28 @@ export interface EntryHost {
   readonly store: Store;
   /** Runs `task` while no other lookup, commit or removal of `key` runs. */
   exclusive<T>(key: string, task: () => Promise<T>): Promise<T>;
-  /** Called when the entry fails or is lost, so the cache forgets it. */
-  forget(log: EntryLog): void;
+  /** Called when the entry fails (with the reason) or is lost, so the cache forgets it. */
+  forget(log: EntryLog, failure?: { reason: unknown }): void;
+  /** Called when the entry's writer has stored `count` more bytes. */
+  grew(log: EntryLog, count: number): void;
+  /**
+   * Asked, in the commit's turn, whether the entry is to be kept: `false`
+   * (it is too large, say) completes it for its readers only.
+   */
+  keeps(log: EntryLog): boolean;
+  /**
+   * Called in the commit's turn, right after the store committed the entry.
+   * `replaced` is the entry the commit unlinked from the key, if another.
+   */
+  committed(
+    log: EntryLog,
+    record: StoreRecord,
+    replaced: string | undefined,
+  ): void;
+  /** Called when the entry's last reader and its writer are gone. */
+  idle(log: EntryLog): void;
+  /** Called when the entry's storage starts being released. */
+  releasing(log: EntryLog): void;
   /** Called once the entry's storage has been released (or its release failed). */
   released(log: EntryLog): void;
 }
@@ -34,8 +60,8 @@ export class EntryLog implements Entry {
   readonly key: string;
   readonly id: string;
   readonly meta: EntryMeta | undefined;
-  /** When the cache last handed this entry to a caller (ms since the epoch). */
-  accessed: number = Date.now();
+  /** The lifetime the entry was created with, if its own. */
+  readonly lifetime: EntryLifetime | undefined;
 
   readonly #host: EntryHost;
   #phase: Phase;
@@ -43,6 +69,7 @@ export class EntryLog implements Entry {
   #error: unknown;
   #detached = false;
   #released = false;
+  #shutDown: { reason: unknown } | undefined;
   #writer: Handle | undefined;
   readonly #readers = new Set<Handle>();
   readonly #changed = new Notifier();
@@ -57,6 +84,7 @@ export class EntryLog implements Entry {
       key: string;
       id: string;
       meta: EntryMeta | undefined;
+      lifetime?: EntryLifetime | undefined;
       size?: number;
     },
   ) {
@@ -64,6 +92,7 @@ export class EntryLog implements Entry {
     this.key = init.key;
     this.id = init.id;
     this.meta = init.meta;
+    this.lifetime = init.lifetime;
     this.#size = init.size ?? 0;
     this.#phase = init.size === undefined ? "writing" : "complete";
     this.done = new Promise<number>((resolve, reject) => {
@@ -98,6 +127,11 @@ export class EntryLog implements Entry {
   /** Whether the storage has been released: the entry was deleted or failed, and went unused. */
   get released(): boolean {
     return this.#released;
+  }
+
+  /** Whether the entry was deleted (or replaced, evicted, lost): it serves its open readers only. */
+  get detached(): boolean {
+    return this.#detached;
   }
 
   /** Whether a reader or the writer is open: such an entry is never evicted. */
@@ -136,8 +170,9 @@ export class EntryLog implements Entry {
 
   /** Forgets a reader, and releases the storage if it was the last user of a dead entry. */
   closeReader(reader: Handle): void {
-    this.#readers.delete(reader);
+    if (!this.#readers.delete(reader)) return;
     this.#releaseIfUnused();
+    this.#idleIfUnused();
   }
 
   /** Registers the writer; the entry must be writing. */
@@ -149,29 +184,30 @@ export class EntryLog implements Entry {
   appended(count: number): void {
     if (this.#phase !== "writing") return;
     this.#size += count;
+    this.#host.grew(this, count);
     this.#changed.notify();
   }
 
   /**
    * Commits the writer's bytes to the store as the entry for its key, unless
-   * the entry was deleted meanwhile: then it completes for its readers only.
+   * the entry was deleted meanwhile, or the cache does not keep it: then it
+   * completes for its readers only.
    */
   async commit(writer: StoreWriter): Promise<void> {
     if (this.#phase !== "writing") throw this.#error;
     this.#phase = "committing";
     try {
       await this.#host.exclusive(this.key, async () => {
+        if (!this.#detached && !this.#host.keeps(this)) this.#detached = true;
         if (this.#detached) return;
         const store = this.#host.store;
         const previous = await store.lookup(this.key);
-        await writer.commit();
-        // Another cache or process committed this key before us: its bytes are
-        // unlinked now. Freeing them is cleanup, not part of the commit: if it
-        // fails, the commit still stands for everyone (a persistent store
-        // reclaims the space at its next start).
-        if (previous !== undefined && previous.id !== this.id) {
-          await store.release(previous.id).catch(() => {});
-        }
+        const record = await writer.commit();
+        // Another cache or process committed this key before us, or this is
+        // the refresh of a stale entry: the host frees the bytes that are
+        // unlinked now, once no reader holds them.
+        const replaced = previous?.id !== this.id ? previous?.id : undefined;
+        this.#host.committed(this, record, replaced);
       });
     } catch (error) {
       this.#phase = "writing";
@@ -183,6 +219,7 @@ export class EntryLog implements Entry {
     this.#resolveDone(this.#size);
     this.#changed.notify();
     this.#releaseIfUnused();
+    this.#idleIfUnused();
   }
 
   /**
@@ -199,7 +236,7 @@ export class EntryLog implements Entry {
     writer?.stop(reason);
     this.#rejectDone(reason);
     this.#changed.notify();
-    this.#host.forget(this);
+    this.#host.forget(this, { reason });
     this.#releaseIfUnused();
   }
 
@@ -226,13 +263,20 @@ export class EntryLog implements Entry {
     // Nothing to release: the storage is no longer this entry's (and its
     // id may be looked up again, if the failure was passing).
     this.#released = true;
+    this.#host.releasing(this);
     this.#host.released(this);
   }
 
   /** Aborts the writer and errors every reader with `reason` (cache close). */
   shutdown(reason: unknown): void {
+    this.#shutDown = { reason };
     this.fail(reason);
     for (const reader of [...this.#readers]) reader.stop(reason);
+  }
+
+  /** The reason the cache closed with, once it has: no reader opens after that. */
+  get closedWith(): { reason: unknown } | undefined {
+    return this.#shutDown;
   }
 
   /** Keeps a background task (a reader's handle closing) for `settled`. */
@@ -249,11 +293,16 @@ export class EntryLog implements Entry {
     while (this.#tasks.size > 0) await Promise.all(this.#tasks);
   }
 
+  #idleIfUnused(): void {
+    if (!this.inUse && !this.#released) this.#host.idle(this);
+  }
+
   #releaseIfUnused(): void {
     if (this.#released || this.inUse) return;
     if (!this.#detached && this.#phase !== "failed") return;
     if (this.#phase === "committing") return; // commit() calls again when done
     this.#released = true;
+    this.#host.releasing(this);
     // A failed release leaves garbage, not a wrong answer: the entry is
     // already unreachable, and a persistent store reclaims it on restart.
     this.track(

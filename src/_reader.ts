@@ -43,6 +43,8 @@ export function createReadable(
     async pull(c) {
       try {
         while (!finished) {
+          // The cache closed: every call after close() gets its reason.
+          if (log.closedWith) throw log.closedWith.reason;
           if (offset >= end) {
             finish();
             c.close();

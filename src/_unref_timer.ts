@@ -1,5 +1,4 @@
-// A repeating timer that never keeps a process alive by itself, on every
-// runtime: Node and Bun return a Timeout with unref(); Deno returns a number
+// Timers that never keep a process alive by themselves, on every runtime: Node and Bun return a Timeout with unref(); Deno returns a number
 // that Deno.unrefTimer() takes; browsers have neither and need neither.
 
 /**
@@ -8,6 +7,11 @@
  */
 export function unrefInterval(task: () => void, ms: number): () => void {
   const timer: unknown = setInterval(task, ms);
+  unref(timer);
+  return () => clearInterval(timer as number);
+}
+
+function unref(timer: unknown): void {
   if (typeof (timer as { unref?: unknown })?.unref === "function") {
     (timer as { unref(): void }).unref();
   } else {
@@ -15,5 +19,4 @@ export function unrefInterval(task: () => void, ms: number): () => void {
       .Deno;
     deno?.unrefTimer?.(timer as number);
   }
-  return () => clearInterval(timer as number);
 }

@@ -5,8 +5,9 @@
  * @module
  */
 
+import { checkLifetime } from "./_options.ts";
 import { describeValue, freezeMeta, quoteKey } from "./_validate.ts";
-import type { EntryMeta } from "./store.ts";
+import type { EntryLifetime, EntryMeta } from "./store.ts";
 
 /**
  * What a producer is told about the entry it fills.
@@ -67,7 +68,9 @@ export type ProducerBody =
   | AsyncIterable<Uint8Array>;
 
 /**
- * What a producer returns: a body, or a body with the entry's metadata.
+ * What a producer returns: a body, or a body with the entry's metadata and
+ * its own lifetime (`ttl`, `maxAge`, `staleWhileRevalidate`, `staleIfError`,
+ * in ms), which override the cache's and `getOrCreate`'s.
  *
  * @example Returning metadata with the body
  * ```ts
@@ -85,12 +88,38 @@ export type ProducerBody =
  * assert.equal(await new Response(entry.readable()).text(), "<h1>home</h1>");
  * ```
  */
-export type ProducerResult = ProducerBody | {
+export type ProducerResult = ProducerBody | ProducedEntry;
+
+/**
+ * A producer's entry with what it knows of it: its metadata, and how long it
+ * stays fresh (an HTTP response's `Cache-Control: max-age`, say).
+ *
+ * @example A report that is fresh for a minute
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import type { ProducedEntry } from "@streamcache/streamcache";
+ * import assert from "node:assert/strict";
+ *
+ * let now = 0;
+ * await using cache = new StreamCache({ clock: () => now });
+ * const report = (): ProducedEntry => ({
+ *   body: new TextEncoder().encode(`report at ${now}`),
+ *   meta: { type: "text/plain" },
+ *   maxAge: 60_000,
+ * });
+ * const first = await cache.getOrCreate("report", report);
+ * await first.done;
+ * now = 61_000; // past its maxAge: produced afresh
+ * const second = await cache.getOrCreate("report", report);
+ * assert.equal(await new Response(second.readable()).text(), "report at 61000");
+ * ```
+ */
+export interface ProducedEntry extends EntryLifetime {
   /** The entry's bytes. */
   readonly body: ProducerBody;
   /** The entry's metadata; overrides `meta` given to `getOrCreate`. */
   readonly meta?: EntryMeta;
-};
+}
 
 /**
  * Makes the bytes of a missing entry. Runs at most once per missing key however
@@ -124,6 +153,7 @@ export function toBody(
   body: ReadableStream<Uint8Array>;
   meta: EntryMeta | undefined;
   hasMeta: boolean;
+  lifetime?: EntryLifetime | undefined;
 } {
   const action = `produce entry ${quoteKey(key)}`;
   const direct = toStream(result);
@@ -143,6 +173,7 @@ export function toBody(
         body: stream,
         meta: freezeMeta(meta, action),
         hasMeta: meta !== undefined,
+        lifetime: checkLifetime(result, action),
       };
     } catch (error) {
       stream.cancel(error).catch(() => {});

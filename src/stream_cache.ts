@@ -1,142 +1,57 @@
 /**
- * The cache: one writer per missing key, any number of readers while it writes.
+ * The cache: one writer per missing key, any number of readers while it
+ * writes, bounded by count, bytes and time without ever evicting what is
+ * being read.
  *
  * @module
  */
 
+import { ByteCount } from "./_byte_count.ts";
 import { type EntryHost, EntryLog } from "./_entry_log.ts";
-import { KeyTurns } from "./_key_turns.ts";
 import {
-  checkKey,
-  checkStore,
-  describeValue,
-  freezeMeta,
-} from "./_validate.ts";
+  EntryTable,
+  type Known,
+  knownOf,
+  type Pending,
+  type Refresh,
+  type Slot,
+} from "./_entry_table.ts";
+import { Evictor } from "./_eviction.ts";
+import { KeyTurns } from "./_key_turns.ts";
+import { freshness } from "./_lifetime.ts";
+import { checkCacheOptions, checkLifetime } from "./_options.ts";
+import { unrefInterval } from "./_unref_timer.ts";
+import { checkKey, freezeMeta } from "./_validate.ts";
 import { createWritable } from "./_writer.ts";
+import {
+  CacheEvent,
+  type CacheEventInit,
+  type CacheEventType,
+  type CacheStats,
+} from "./cache_events.ts";
 import type { Entry } from "./entry.ts";
 import { CacheClosedError } from "./errors.ts";
 import { MemoryStore } from "./memory_store.ts";
 import { type Producer, toBody } from "./producer.ts";
-import type { EntryMeta, Store } from "./store.ts";
+import type { EntryLifetime, EntryMeta, Store, StoreRecord } from "./store.ts";
+import type {
+  CacheOutcome,
+  GetOrCreateOptions,
+  OpenOptions,
+  OpenResult,
+  StreamCacheOptions,
+} from "./stream_cache_options.ts";
 
-/**
- * Options for {@linkcode StreamCache}.
- *
- * @example Choosing the store
- * ```ts
- * import { MemoryStore, StreamCache } from "@streamcache/streamcache";
- * import type { StreamCacheOptions } from "@streamcache/streamcache";
- * import assert from "node:assert/strict";
- *
- * const options: StreamCacheOptions = { store: new MemoryStore({ blockSize: 1024 }) };
- * await using cache = new StreamCache(options);
- * const entry = await cache.getOrCreate("zeros", () => new Uint8Array(3000));
- * assert.equal(await entry.done, 3000);
- * ```
- */
-export interface StreamCacheOptions {
-  /**
-   * Where entries are kept.
-   *
-   * @default {new MemoryStore()}
-   */
-  store?: Store;
+/** One caller's answer: the entry, and how it was served. */
+interface Served {
+  readonly log: EntryLog;
+  readonly outcome: CacheOutcome;
 }
 
-/**
- * Options for {@linkcode StreamCache.open}.
- *
- * @example Giving a new entry metadata
- * ```ts
- * import { StreamCache } from "@streamcache/streamcache";
- * import type { OpenOptions } from "@streamcache/streamcache";
- * import assert from "node:assert/strict";
- *
- * await using cache = new StreamCache();
- * const options: OpenOptions = { meta: { type: "text/csv" } };
- * const { entry, writable } = await cache.open("report.csv", options);
- * await writable?.close();
- * assert.deepEqual(entry.meta, { type: "text/csv" });
- * const again = await cache.open("report.csv", { meta: { type: "text/plain" } });
- * assert.deepEqual(again.entry.meta, { type: "text/csv" }); // only the creator's counts
- * ```
- */
-export interface OpenOptions {
-  /** Metadata for the entry, if this call creates it; ignored otherwise. */
-  meta?: EntryMeta;
-}
-
-/**
- * Options for {@linkcode StreamCache.getOrCreate}.
- *
- * @example Default metadata that a producer may override
- * ```ts
- * import { StreamCache } from "@streamcache/streamcache";
- * import type { GetOrCreateOptions } from "@streamcache/streamcache";
- * import assert from "node:assert/strict";
- *
- * await using cache = new StreamCache();
- * const options: GetOrCreateOptions = { meta: { type: "application/octet-stream" } };
- * const plain = await cache.getOrCreate("a.bin", () => new Uint8Array(1), options);
- * const own = await cache.getOrCreate("b.png", () => ({
- *   body: new Uint8Array(1),
- *   meta: { type: "image/png" }, // overrides options.meta
- * }), options);
- * assert.deepEqual(plain.meta, { type: "application/octet-stream" });
- * assert.deepEqual(own.meta, { type: "image/png" });
- * ```
- */
-export interface GetOrCreateOptions {
-  /**
-   * Metadata for the entry, if this call creates it. A producer that returns
-   * `{ body, meta }` overrides it.
-   */
-  meta?: EntryMeta;
-}
-
-/**
- * What {@linkcode StreamCache.open} gives: the entry, and its writer if this call created it.
- *
- * @example Writing only when this call created the entry
- * ```ts
- * import { StreamCache } from "@streamcache/streamcache";
- * import type { OpenResult } from "@streamcache/streamcache";
- * import assert from "node:assert/strict";
- *
- * await using cache = new StreamCache();
- * const { entry, writable }: OpenResult = await cache.open("greeting");
- * if (writable) await new Blob(["hello"]).stream().pipeTo(writable); // we are its writer
- * assert.equal(await new Response(entry.readable()).text(), "hello");
- *
- * const later: OpenResult = await cache.open("greeting");
- * assert.equal(later.writable, undefined); // it exists: no writer
- * assert.equal(later.entry, entry);
- * ```
- */
-export interface OpenResult {
-  /** The entry for the key, new or existing. */
-  readonly entry: Entry;
-  /**
-   * The one writer of a new entry, given only to the caller that created it.
-   * Close it to complete the entry, abort it to fail it; until then readers
-   * wait for more bytes.
-   */
-  readonly writable?: WritableStream<Uint8Array>;
-}
-
-/** A lookup or creation of one key in flight; later callers for the key wait for it. */
-interface Pending {
-  /** The entry found or created; `undefined` for a miss, and for a creation's callers to try again. */
-  promise: Promise<EntryLog | undefined>;
-  /**
-   * Whether the key has an entry or a creation under way, known as soon as
-   * the lookup is done: `has()` never waits for a producer (SEMANTICS 2).
-   */
-  exists: Promise<boolean>;
-  /** Set when the key is deleted meanwhile: the result is then not kept. */
-  detached: boolean;
-  /** Set once the lookup missed and a creation (a producer) has started. */
-  creating: boolean;
+/** What a pending slot settles with: an entry, and whether a creation made it. */
+interface Settled {
+  readonly log: EntryLog;
+  readonly created: boolean;
 }
 
 /** Settles a pending slot's `exists`. */
@@ -145,6 +60,8 @@ interface Answer {
   reject(reason: unknown): void;
 }
 
+/** A creation for the key, run by the first caller that misses. */
+type Create = () => Promise<EntryLog>;
 /**
  * A stream cache. The first caller for a missing key becomes its single
  * writer; every other caller gets a reader at once, even while the entry is
@@ -171,16 +88,25 @@ interface Answer {
  * assert.deepEqual(bodies, ["expensive result", "expensive result", "expensive result"]);
  * ```
  */
-export class StreamCache implements AsyncDisposable {
+export class StreamCache extends EventTarget implements AsyncDisposable {
   readonly #store: Store;
-  readonly #entries = new Map<string, EntryLog>();
-  readonly #pending = new Map<string, Pending>();
+  readonly #lifetime: EntryLifetime;
+  readonly #clock: () => number;
+  readonly #table = new EntryTable();
+  readonly #bytes = new ByteCount();
   readonly #turns = new KeyTurns();
   /** Every entry whose storage is not yet released, including deleted ones still read. */
   readonly #live = new Map<string, EntryLog>();
   /** Producers that may still be running, aborted by close(). */
   readonly #producers = new Set<AbortController>();
+  /** Background work (removals, store touches) that close() awaits. */
+  readonly #background = new Set<Promise<unknown>>();
   readonly #host: EntryHost;
+  readonly #evictor: Evictor;
+  readonly #counts = { hits: 0, misses: 0, joins: 0, stale: 0, failures: 0 };
+  /** Keys being removed from the store (deleted, evicted): no longer listed. */
+  readonly #removing = new Map<string, number>();
+  #stopSweep: (() => void) | undefined;
   #closing: Promise<void> | undefined;
   #closed!: (reason: CacheClosedError) => void;
   /** Rejects when the cache closes, so callers waiting for a producer stop waiting. */
@@ -191,27 +117,59 @@ export class StreamCache implements AsyncDisposable {
   /**
    * Creates a cache.
    *
-   * @param options The store to keep entries in.
+   * @param options The store to keep entries in, and the cache's bounds.
    */
   constructor(options: StreamCacheOptions = {}) {
-    this.#store = checkOptions(options).store ?? new MemoryStore();
+    super();
+    const checked = checkCacheOptions(options);
+    this.#store = checked.store ?? new MemoryStore();
+    const limits = checked.limits;
+    this.#lifetime = checked.lifetime;
+    this.#clock = checked.clock;
     this.#whenClosed.catch(() => {});
     this.#host = {
       store: this.#store,
       exclusive: (key, task) => this.#turns.run(key, task),
-      forget: (log) => {
-        if (this.#entries.get(log.key) === log) this.#entries.delete(log.key);
+      forget: (log, failure) => this.#forget(log, failure),
+      grew: (log, count) => {
+        this.#bytes.grow(log.id, count);
+        this.#evictor.grew();
       },
+      keeps: (log) => this.#keeps(log, limits.maxEntryBytes),
+      committed: (log, record, replaced) =>
+        this.#committed(log, record, replaced),
+      idle: (log) => this.#idle(log),
+      releasing: (log) => this.#bytes.remove(log.id),
       released: (log) => {
         if (this.#live.get(log.id) === log) this.#live.delete(log.id);
       },
     };
+    this.#evictor = new Evictor({
+      store: this.#store,
+      table: this.#table,
+      bytes: this.#bytes,
+      turns: this.#turns,
+      live: this.#live,
+      limits,
+      lifetime: this.#lifetime,
+      clock: this.#clock,
+      closing: () => this.#closing !== undefined,
+      emit: (type, init) => this.#emit(type, init),
+      removing: (key, task) => this.#whileRemoving(key, task),
+      pinnedBytes: () => this.stats().pinnedBytes,
+    });
+    if (checked.sweepInterval !== undefined) {
+      this.#stopSweep = unrefInterval(() => {
+        this.prune().catch(() => {}); // closed meanwhile: nothing to do
+      }, checked.sweepInterval);
+    }
   }
 
   /**
    * Gets the entry for `key`, creating it if it is missing; the caller that
    * creates it also gets its writer (fscache's `Get`). Exactly one caller
-   * gets the writer however many ask at once (SEMANTICS 1).
+   * gets the writer however many ask at once (SEMANTICS 1). A stale entry
+   * within its stale window is returned as it is: `open` cannot refresh it.
    *
    * @example Writing an entry by hand
    * ```ts
@@ -231,20 +189,34 @@ export class StreamCache implements AsyncDisposable {
    * ```
    *
    * @param key Any string.
-   * @param options Metadata for a new entry.
+   * @param options Metadata and lifetime for a new entry.
    * @returns The entry, and its writer if this call created it.
    */
   async open(key: string, options: OpenOptions = {}): Promise<OpenResult> {
-    checkKey(key, "open entry");
-    const meta = freezeMeta(options.meta, "open entry");
+    const action = "open entry";
+    checkKey(key, action);
+    const meta = freezeMeta(options.meta, action);
+    const lifetime = checkLifetime(options, action);
     let writable: WritableStream<Uint8Array> | undefined;
-    const log = await this.#acquire(key, "open entry", async () => {
-      const writer = await this.#store.create(key, meta);
-      const log = new EntryLog(this.#host, { key, id: writer.id, meta });
+    const served = await this.#acquire(key, action, async () => {
+      const writer = await this.#store.create(key, meta, {
+        created: this.#clock(),
+        ...(lifetime ? { lifetime } : {}),
+      });
+      const log = this.#adopt(
+        new EntryLog(this.#host, {
+          key,
+          id: writer.id,
+          meta,
+          lifetime,
+        }),
+      );
       writable = createWritable(log, writer);
       return log;
-    });
-    return writable ? { entry: log!, writable } : { entry: log! };
+    }, undefined);
+    this.#count(served!.outcome);
+    const entry = served!.log;
+    return writable ? { entry, writable } : { entry };
   }
 
   /**
@@ -257,6 +229,12 @@ export class StreamCache implements AsyncDisposable {
    * If the producer throws, every waiting caller rejects with that error; if
    * its stream errors later, every reader does (SEMANTICS 5). Either way the
    * entry is dropped and the next call runs the producer afresh.
+   *
+   * An entry past its lifetime but within its `staleWhileRevalidate` window
+   * is returned at once while `producer` refreshes it in the background,
+   * once per key however many callers ask; the refresh replaces it when
+   * complete (readers of the old one finish it). If the refresh fails, the
+   * stale entry is served on within `staleIfError`, then dropped.
    *
    * @example Read-through caching
    * ```ts
@@ -273,8 +251,8 @@ export class StreamCache implements AsyncDisposable {
    * ```
    *
    * @param key Any string.
-   * @param producer Makes the entry's bytes if the key is missing.
-   * @param options Metadata for a new entry.
+   * @param producer Makes the entry's bytes if the key is missing or stale.
+   * @param options Metadata and lifetime for a new entry, and a status to fill in.
    * @returns The entry, new or existing.
    */
   async getOrCreate(
@@ -289,40 +267,21 @@ export class StreamCache implements AsyncDisposable {
         `Cannot ${action}: producer must be a function: received ${typeof producer}`,
       );
     }
-    const defaultMeta = freezeMeta(options.meta, action);
-    const abort = new AbortController();
-    this.#producers.add(abort);
-    let pumping = false;
-    try {
-      const log = await this.#acquire(key, action, async () => {
-        const produced = toBody(
-          await producer({ key, signal: abort.signal }),
-          key,
-        );
-        try {
-          this.#assertOpen(action);
-          const meta = produced.hasMeta ? produced.meta : defaultMeta;
-          const writer = await this.#store.create(key, meta);
-          const log = new EntryLog(this.#host, { key, id: writer.id, meta });
-          log.done.catch((reason) => abort.abort(reason));
-          pumping = true;
-          pump(produced.body, createWritable(log, writer))
-            .finally(() => this.#producers.delete(abort));
-          return log;
-        } catch (error) {
-          produced.body.cancel(error).catch(() => {});
-          throw error;
-        }
-      });
-      return log!;
-    } finally {
-      if (!pumping) this.#producers.delete(abort);
-    }
+    const meta = freezeMeta(options.meta, action);
+    const lifetime = checkLifetime(options, action);
+    const produce = () =>
+      this.#produce(key, producer, { meta, lifetime }, action);
+    const served = await this.#acquire(key, action, produce, produce);
+    this.#count(served!.outcome);
+    if (options.status) options.status.outcome = served!.outcome;
+    return served!.log;
   }
 
   /**
    * Gets the entry for `key`, complete or still being written, without
-   * creating one.
+   * creating one. It waits for a producer that is running for the key to
+   * return (the producer decides the entry's metadata), never for its body.
+   * A stale entry within its stale window is returned as it is.
    *
    * @example Checking for an entry
    * ```ts
@@ -340,11 +299,16 @@ export class StreamCache implements AsyncDisposable {
    */
   async get(key: string): Promise<Entry | undefined> {
     checkKey(key, "get entry");
-    return await this.#acquire(key, "get entry", undefined);
+    const served = await this.#acquire(key, "get entry", undefined, undefined);
+    if (served) this.#count(served.outcome);
+    return served?.log;
   }
 
   /**
-   * Tells whether `key` has an entry, complete or still being written.
+   * Tells whether `key` has an entry, complete or still being written, or a
+   * producer running for it. It never waits for a producer (SEMANTICS 2), so
+   * it answers `true` while one runs, even if that producer then throws.
+   * It does not count as an access: the entry's recency stays as it was.
    *
    * @example Asking for a key
    * ```ts
@@ -364,9 +328,11 @@ export class StreamCache implements AsyncDisposable {
     const action = "check entry";
     checkKey(key, action);
     this.#assertOpen(action);
-    if (this.#entries.has(key)) return true;
-    const slot = this.#pending.get(key) ?? this.#begin(key, undefined);
-    return await Promise.race([slot.exists, this.#whenClosed]);
+    const slot = this.#table.get(key);
+    if (slot?.log && this.#servable(slot)) return true;
+    if (slot?.refresh || slot?.pending?.creating) return true;
+    const pending = slot?.pending ?? this.#begin(key, undefined);
+    return await Promise.race([pending.exists, this.#whenClosed]);
   }
 
   /**
@@ -394,20 +360,25 @@ export class StreamCache implements AsyncDisposable {
   async delete(key: string): Promise<boolean> {
     checkKey(key, "delete entry");
     this.#assertOpen("delete entry");
+    this.#evictor.gone(key);
     let found = false;
-    const pending = this.#pending.get(key);
-    if (pending) {
-      pending.detached = true;
-      this.#pending.delete(key);
-      found = true;
+    const slot = this.#table.get(key);
+    if (slot) {
+      if (slot.pending) slot.pending.detached = true;
+      if (slot.refresh) {
+        slot.refresh.cancelled = true;
+        slot.refresh.log?.detach();
+      }
+      found = Boolean(slot.pending || slot.log || slot.known);
+      const log = slot.log;
+      this.#table.drop(slot);
+      log?.detach();
     }
-    const log = this.#entries.get(key);
-    if (log) {
-      this.#entries.delete(key);
-      found = true;
-      log.detach();
-    }
-    return (await this.#removeStored(key)) || found;
+    const removed = await this.#whileRemoving(
+      key,
+      () => this.#removeStored(key),
+    );
+    return removed || found;
   }
 
   /**
@@ -426,13 +397,14 @@ export class StreamCache implements AsyncDisposable {
    */
   async clear(): Promise<void> {
     this.#assertOpen("clear cache");
-    const keys = new Set([...this.#entries.keys(), ...this.#pending.keys()]);
+    const keys = new Set(this.#table.keys());
     for await (const key of this.#store.keys()) keys.add(key);
     await Promise.all([...keys].map((key) => this.delete(key)));
   }
 
   /**
-   * Lists the keys that have an entry, complete or being written.
+   * Lists the keys that have an entry: complete and fresh (or within a stale
+   * window), being written, or being produced.
    *
    * @example Listing keys
    * ```ts
@@ -452,14 +424,16 @@ export class StreamCache implements AsyncDisposable {
   async *keys(): AsyncGenerator<string, void, undefined> {
     this.#assertOpen("list keys");
     const seen = new Set<string>();
-    const producing = [...this.#pending].filter(([, slot]) => slot.creating);
-    for (const key of [...this.#entries.keys(), ...producing.map(([k]) => k)]) {
-      if (seen.has(key)) continue;
-      seen.add(key);
-      yield key;
+    for (const slot of this.#table.oldestFirst()) {
+      seen.add(slot.key); // an expired one is gone from the store's list too
+      const producing = slot.refresh || slot.pending?.creating;
+      if ((slot.log && this.#servable(slot)) || producing) yield slot.key;
+      else if (slot.known && !slot.log && this.#fresh(slot.known)) {
+        yield slot.key;
+      }
     }
     for await (const key of this.#store.keys()) {
-      if (!seen.has(key)) {
+      if (!seen.has(key) && !this.#removing.has(key)) {
         seen.add(key);
         yield key;
       }
@@ -467,11 +441,72 @@ export class StreamCache implements AsyncDisposable {
   }
 
   /**
+   * Evicts and expires now: entries past their lifetime and stale windows
+   * go, then the least recently used idle entries until the cache is within
+   * `maxEntries` and `maxBytes`. Entries being read or written are never
+   * touched (SEMANTICS 17); if they alone exceed the budget, an `overbudget`
+   * event says so. Resolves once done. The cache also does this by itself,
+   * in the background, as entries commit and grow and as readers close.
+   *
+   * @example Pruning with an injected clock
+   * ```ts
+   * import { StreamCache } from "@streamcache/streamcache";
+   * import assert from "node:assert/strict";
+   *
+   * let now = 0;
+   * await using cache = new StreamCache({ ttl: 1000, clock: () => now });
+   * await (await cache.getOrCreate("k", () => new Uint8Array(1))).done;
+   * now = 5000;
+   * await cache.prune();
+   * assert.equal(cache.stats().entries, 0);
+   * ```
+   */
+  async prune(): Promise<void> {
+    this.#assertOpen("prune cache");
+    await this.#evictor.indexed;
+    await this.#evictor.pass(true);
+  }
+
+  /**
+   * Tells the cache's counters: entries, bytes (and how many are pinned by
+   * readers and writers), calls by outcome, failures and evictions by reason.
+   *
+   * @example Exporting a gauge
+   * ```ts
+   * import { StreamCache } from "@streamcache/streamcache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = new StreamCache();
+   * await (await cache.getOrCreate("k", () => new Uint8Array(100))).done;
+   * const { bytes, entries } = cache.stats();
+   * assert.equal(`streamcache_bytes ${bytes}\nstreamcache_entries ${entries}`, "streamcache_bytes 100\nstreamcache_entries 1");
+   * ```
+   *
+   * @returns A snapshot of the counters.
+   */
+  stats(): CacheStats {
+    let pinnedBytes = 0;
+    let inProgress = 0;
+    for (const log of this.#live.values()) {
+      if (log.state === "writing") inProgress++;
+      if (!log.released && (log.inUse || log.detached)) pinnedBytes += log.size;
+    }
+    return {
+      entries: this.#table.committed,
+      bytes: this.#bytes.total,
+      pinnedBytes,
+      inProgress,
+      ...this.#counts,
+      evictions: { ...this.#evictor.counts },
+    };
+  }
+
+  /**
    * Closes the cache: in-progress writers are aborted and open readers
-   * errored with a {@linkcode CacheClosedError}, background work is awaited,
-   * and the store is closed. Every later call rejects with a
-   * `CacheClosedError`. Calling it again returns the same promise
-   * (SEMANTICS 12).
+   * errored with a {@linkcode CacheClosedError}, timers are stopped,
+   * background work is awaited, and the store is closed. Every later call
+   * rejects with a `CacheClosedError`. Calling it again returns the same
+   * promise (SEMANTICS 12).
    *
    * @example Closing with `await using`
    * ```ts
@@ -499,16 +534,20 @@ export class StreamCache implements AsyncDisposable {
 
   async #shutdown(): Promise<void> {
     const reason = new CacheClosedError("The cache was closed");
+    this.#stopSweep?.();
     // Callers waiting for a producer to start reject now; a creation still in
     // flight sees the cache closed when it finishes, and fails its entry.
     this.#closed(reason);
     for (const producer of this.#producers) producer.abort(reason);
     const logs = [...this.#live.values()];
     for (const log of logs) log.shutdown(reason);
+    await this.#evictor.stop();
     await this.#turns.settled();
     await Promise.all(logs.map((log) => log.settled()));
-    this.#entries.clear();
+    while (this.#background.size > 0) await Promise.all(this.#background);
+    this.#table.clear();
     this.#live.clear();
+    this.#bytes.clear();
     await this.#store.close();
   }
 
@@ -518,37 +557,109 @@ export class StreamCache implements AsyncDisposable {
     }
   }
 
+  // ---- finding, creating and serving entries ---------------------------
+
   /**
-   * Finds the entry for `key`: in memory, else in the store; if there is none
-   * and `create` is given, the first caller runs it and the others wait for it.
+   * Finds the entry for `key`: in the table, else in the store; if there is
+   * none and `create` is given, the first caller runs it and the others wait
+   * for it. A stale entry is served, and refreshed if `refresh` is given.
    */
   async #acquire(
     key: string,
     action: string,
-    create: (() => Promise<EntryLog>) | undefined,
-  ): Promise<EntryLog | undefined> {
+    create: Create | undefined,
+    refresh: Create | undefined,
+  ): Promise<Served | undefined> {
+    let ran = false;
+    const mine = create &&
+      (() => {
+        ran = true;
+        return create();
+      });
     for (;;) {
       this.#assertOpen(action);
-      const known = this.#entries.get(key);
-      if (known) {
-        known.accessed = Date.now();
-        return known;
+      const slot = this.#table.get(key);
+      if (slot?.log) {
+        const served = this.#serve(slot, refresh);
+        if (served) return served;
+        continue; // it expired, and is gone now
       }
-      const slot = this.#pending.get(key) ?? this.#begin(key, create);
-      const log = await Promise.race([slot.promise, this.#whenClosed]);
-      // A lookup that found nothing, or found an entry deleted meanwhile:
-      // a caller that can create tries again, and creates unless someone did.
-      if (log || !create) return log;
+      if (slot?.refresh && !slot.pending) {
+        // The stale entry is gone, but its refresh runs: join it.
+        const log = await Promise.race([
+          slot.refresh.started,
+          this.#whenClosed,
+        ]);
+        if (log && this.#table.get(key) === slot && !slot.log) {
+          this.#table.setLog(slot, log);
+        }
+        continue;
+      }
+      const pending = slot?.pending ?? this.#begin(key, mine);
+      const settled = await Promise.race([pending.promise, this.#whenClosed]);
+      if (settled?.created) {
+        const { log } = settled;
+        const outcome = ran ? "miss" : log.complete ? "hit" : "join";
+        return { log, outcome };
+      }
+      // A lookup found it (serve it next turn of the loop), or found nothing
+      // or an entry deleted meanwhile: a caller that can create tries again,
+      // and creates unless someone did.
+      if (!settled && !create) return undefined;
     }
   }
 
+  /** Serves the entry of a slot, or expires it (and returns nothing) if it is past every window. */
+  #serve(slot: Slot, refresh: Create | undefined): Served | undefined {
+    const log = slot.log!;
+    const known = slot.known;
+    if (!known) return { log, outcome: "join" }; // being written
+    const now = this.#clock();
+    const state = this.#freshness(slot, known, now);
+    if (state.state === "expired") {
+      this.#track(this.#evictor.evict(slot, known, state.reason));
+      return undefined;
+    }
+    known.accessed = now;
+    this.#table.touch(slot);
+    const touching = this.#store.touch?.(known.id, now);
+    if (touching) this.#track(touching);
+    if (state.state === "stale") {
+      if (refresh) this.#refresh(slot, refresh);
+      return { log, outcome: "stale" };
+    }
+    return { log, outcome: log.complete ? "hit" : "join" };
+  }
+
+  /** Whether a slot with an entry can be served now; expires it if not. */
+  #servable(slot: Slot): boolean {
+    const known = slot.known;
+    if (!known) return true; // being written
+    const state = this.#freshness(slot, known, this.#clock());
+    if (state.state !== "expired") return true;
+    this.#track(this.#evictor.evict(slot, known, state.reason));
+    return false;
+  }
+
+  /** Whether a committed entry is fresh, stale or expired; in use, it is not idle. */
+  #freshness(slot: Slot, known: Known, now: number) {
+    return freshness(known, this.#lifetime, now, {
+      failed: known.refreshFailed,
+      inUse: slot.log?.inUse ?? false,
+    });
+  }
+
+  #fresh(known: Known): boolean {
+    const state = freshness(known, this.#lifetime, this.#clock(), {
+      failed: known.refreshFailed,
+    });
+    return state.state !== "expired";
+  }
+
   /** Starts the lookup (and, if it misses, the creation) of `key`, as its pending slot. */
-  #begin(
-    key: string,
-    create: (() => Promise<EntryLog>) | undefined,
-  ): Pending {
+  #begin(key: string, create: Create | undefined): Pending {
     let exists!: Answer;
-    const slot: Pending = {
+    const pending: Pending = {
       promise: undefined!,
       exists: new Promise<boolean>((resolve, reject) =>
         exists = { resolve, reject }
@@ -556,59 +667,256 @@ export class StreamCache implements AsyncDisposable {
       detached: false,
       creating: false,
     };
-    slot.promise = this.#settle(key, create, slot, exists);
+    this.#table.setPending(this.#table.slot(key), pending);
+    pending.promise = this.#settle(key, create, pending, exists);
     // Whoever waits for it gets a failure; has() waits for `exists` alone.
-    slot.promise.catch(() => {});
-    slot.exists.catch(() => {});
-    this.#pending.set(key, slot);
-    return slot;
+    pending.promise.catch(() => {});
+    pending.exists.catch(() => {});
+    return pending;
   }
 
   async #settle(
     key: string,
-    create: (() => Promise<EntryLog>) | undefined,
-    slot: Pending,
+    create: Create | undefined,
+    pending: Pending,
     exists: Answer,
-  ): Promise<EntryLog | undefined> {
+  ): Promise<Settled | undefined> {
     try {
-      let log = await this.#turns.run(key, async () => {
+      const found = await this.#turns.run(key, async () => {
         const record = await this.#store.lookup(key);
         if (!record) return undefined;
-        const found = new EntryLog(this.#host, record);
-        this.#live.set(found.id, found);
-        return found;
+        const log = this.#adopt(new EntryLog(this.#host, record));
+        return { log, record };
       });
-      if (log && slot.detached) {
-        // Deleted while it was looked up: a miss, never an entry whose
-        // storage goes away before its caller can read it (SEMANTICS 10).
-        log.detach();
+      if (found) {
+        const known = knownOf(found.record, this.#table.get(key)?.known);
+        const state = freshness(known, this.#lifetime, this.#clock());
+        if (pending.detached || state.state === "expired") {
+          // Deleted while it was looked up, or past every window: a miss,
+          // never an entry whose storage goes away before its caller can
+          // read it (SEMANTICS 10).
+          if (state.state === "expired" && !pending.detached) {
+            this.#track(
+              this.#evictor.evictFound(found.log, known, state.reason),
+            );
+          } else {
+            found.log.detach();
+          }
+          exists.resolve(false);
+          return undefined;
+        }
+        const slot = this.#table.slot(key);
+        slot.log = found.log;
+        this.#table.setKnown(slot, known);
+        exists.resolve(true);
+        this.#evictor.schedule(); // it counts now
+        return { log: found.log, created: false };
+      }
+      if (!create) {
         exists.resolve(false);
         return undefined;
       }
-      if (!log && create) {
-        slot.creating = true;
-        exists.resolve(true);
-        log = await create();
-        this.#live.set(log.id, log);
-        if (this.#closing) {
-          log.shutdown(
-            new CacheClosedError("Cannot create entry: the cache is closed"),
-          );
-        }
+      pending.creating = true;
+      exists.resolve(true);
+      const log = await create();
+      if (this.#closing) {
+        log.shutdown(
+          new CacheClosedError("Cannot create entry: the cache is closed"),
+        );
       }
-      exists.resolve(log !== undefined);
-      if (!log) return undefined;
-      if (slot.detached) log.detach();
+      if (pending.detached) log.detach();
       // An entry that failed already (its producer's stream was unusable) is
       // handed to the callers that asked for it, but not kept.
-      else if (log.state !== "failed") this.#entries.set(key, log);
-      return log;
+      else if (log.state !== "failed") {
+        this.#table.setLog(this.#table.slot(key), log);
+      }
+      return { log, created: true };
     } catch (error) {
       exists.reject(error); // a no-op once answered
       throw error;
     } finally {
-      if (this.#pending.get(key) === slot) this.#pending.delete(key);
+      const slot = this.#table.get(key);
+      if (slot?.pending === pending) this.#table.setPending(slot, undefined);
     }
+  }
+
+  /** Registers a new entry's storage: it counts, and close() stops it. */
+  #adopt(log: EntryLog): EntryLog {
+    this.#live.set(log.id, log);
+    this.#bytes.add(log.id, log.size);
+    return log;
+  }
+
+  /** Runs a producer and starts piping its body into a new entry. */
+  async #produce(
+    key: string,
+    producer: Producer,
+    defaults: {
+      meta: EntryMeta | undefined;
+      lifetime: EntryLifetime | undefined;
+    },
+    action: string,
+  ): Promise<EntryLog> {
+    this.#assertOpen(action); // no producer starts once the cache closes
+    const abort = new AbortController();
+    this.#producers.add(abort);
+    let pumping = false;
+    try {
+      const produced = toBody(
+        await producer({ key, signal: abort.signal }),
+        key,
+      );
+      try {
+        this.#assertOpen(action);
+        const meta = produced.hasMeta ? produced.meta : defaults.meta;
+        const lifetime = produced.lifetime || defaults.lifetime
+          ? { ...defaults.lifetime, ...produced.lifetime }
+          : undefined;
+        const writer = await this.#store.create(key, meta, {
+          created: this.#clock(),
+          ...(lifetime ? { lifetime } : {}),
+        });
+        const log = this.#adopt(
+          new EntryLog(this.#host, { key, id: writer.id, meta, lifetime }),
+        );
+        log.done.catch((reason) => abort.abort(reason));
+        pumping = true;
+        pump(produced.body, createWritable(log, writer))
+          .finally(() => this.#producers.delete(abort));
+        return log;
+      } catch (error) {
+        produced.body.cancel(error).catch(() => {});
+        throw error;
+      }
+    } finally {
+      if (!pumping) this.#producers.delete(abort);
+    }
+  }
+
+  /** Starts the one background refresh of a stale entry, unless it runs. */
+  #refresh(slot: Slot, produce: Create): void {
+    if (slot.refresh || this.#closing) return;
+    const refresh: Refresh = {
+      started: undefined!,
+      log: undefined,
+      cancelled: false,
+    };
+    this.#table.setRefresh(slot, refresh);
+    refresh.started = (async () => {
+      try {
+        const log = await produce();
+        if (refresh.cancelled || this.#closing) {
+          log.detach();
+          return undefined;
+        }
+        refresh.log = log;
+        return log;
+      } catch (error) {
+        this.#refreshFailed(slot, refresh, error);
+        return undefined;
+      }
+    })();
+  }
+
+  /** A refresh failed: the stale entry is served on within staleIfError. */
+  #refreshFailed(slot: Slot, refresh: Refresh, error: unknown): void {
+    if (slot.refresh !== refresh) return;
+    this.#table.setRefresh(slot, undefined);
+    if (slot.known) slot.known.refreshFailed = true;
+    if (refresh.log === undefined) {
+      // The producer threw before an entry existed: say so as for an entry.
+      this.#counts.failures++;
+      this.#emit("fail", { key: slot.key, error });
+    }
+  }
+
+  // ---- what entries tell the cache ----------------------------------------
+
+  #forget(log: EntryLog, failure: { reason: unknown } | undefined): void {
+    const slot = this.#table.get(log.key);
+    if (slot?.refresh?.log === log) {
+      this.#refreshFailed(slot, slot.refresh, failure?.reason);
+    }
+    if (slot?.log === log) {
+      if (slot.known?.id === log.id) this.#table.setKnown(slot, undefined);
+      this.#table.setLog(slot, undefined);
+    }
+    if (failure) {
+      this.#counts.failures++;
+      this.#emit("fail", { key: log.key, id: log.id, error: failure.reason });
+    }
+  }
+
+  /** Whether to commit an entry: one larger than maxEntryBytes only streams. */
+  #keeps(log: EntryLog, maxEntryBytes: number): boolean {
+    if (log.size <= maxEntryBytes) return true;
+    const slot = this.#table.get(log.key);
+    if (slot?.log === log) this.#table.setLog(slot, undefined);
+    this.#evictor.oversize(log);
+    return false;
+  }
+
+  #committed(
+    log: EntryLog,
+    record: StoreRecord,
+    replaced: string | undefined,
+  ): void {
+    const slot = this.#table.get(log.key);
+    const known: Known = {
+      id: log.id,
+      size: record.size,
+      created: record.created,
+      accessed: this.#clock(),
+      lifetime: record.lifetime ?? log.lifetime,
+      refreshFailed: false,
+    };
+    if (slot && slot.refresh?.log === log) {
+      // A refresh: it takes the place of the stale entry, whose readers
+      // finish it (SEMANTICS 10).
+      const stale = slot.log;
+      slot.log = log;
+      this.#table.setRefresh(slot, undefined);
+      this.#table.setKnown(slot, known);
+      if (stale !== log) stale?.detach();
+    } else if (slot?.log === log) {
+      this.#table.setKnown(slot, known);
+    }
+    if (slot) this.#table.touch(slot);
+    if (replaced !== undefined) this.#freeReplaced(replaced);
+    // Said once the entry is complete for its readers too.
+    log.done.then(() =>
+      this.#emit("commit", { key: log.key, id: log.id, size: record.size })
+    );
+    this.#evictor.changed();
+  }
+
+  /**
+   * Frees the storage an earlier commit held, now unlinked from its key: at
+   * once, unless an entry of this cache still reads it (then when it is done).
+   */
+  #freeReplaced(id: string): void {
+    const holder = this.#live.get(id);
+    if (holder) {
+      holder.detach();
+      return;
+    }
+    this.#bytes.remove(id);
+    // Cleanup, not part of the commit: if it fails, the commit stands (a
+    // persistent store reclaims the space at its next start).
+    this.#track(this.#store.release(id));
+  }
+
+  /** An entry's last reader or writer is gone: it may expire or be evicted now. */
+  #idle(log: EntryLog): void {
+    const slot = this.#table.get(log.key);
+    if (slot?.log === log && slot.known && !this.#closing) {
+      const state = this.#freshness(slot, slot.known, this.#clock());
+      if (state.state === "expired") {
+        this.#track(this.#evictor.evict(slot, slot.known, state.reason));
+        return;
+      }
+    }
+    this.#evictor.changed();
   }
 
   /** Unlinks the stored entry for `key`, releasing it unless a live entry still holds it. */
@@ -617,25 +925,50 @@ export class StreamCache implements AsyncDisposable {
       const record = await this.#store.lookup(key);
       if (!record) return false;
       await this.#store.remove(key, record.id);
-      if (!this.#live.has(record.id)) await this.#store.release(record.id);
+      if (!this.#live.has(record.id)) {
+        this.#bytes.remove(record.id);
+        await this.#store.release(record.id);
+      }
       return true;
     });
   }
-}
 
-/** Throws a TypeError unless `options` is an options object with a usable store. */
-function checkOptions(options: unknown): StreamCacheOptions {
-  const action = "create StreamCache";
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(
-      `Cannot ${action}: options must be an object: received ${
-        describeValue(options)
-      }`,
-    );
+  /** Runs `task`, a removal of `key` from the store; meanwhile `keys()` omits the key. */
+  async #whileRemoving<T>(key: string, task: () => Promise<T>): Promise<T> {
+    this.#removing.set(key, (this.#removing.get(key) ?? 0) + 1);
+    try {
+      return await task();
+    } finally {
+      const left = this.#removing.get(key)! - 1;
+      if (left > 0) this.#removing.set(key, left);
+      else this.#removing.delete(key);
+    }
   }
-  const { store } = options as StreamCacheOptions;
-  if (store !== undefined) checkStore(store, action);
-  return options;
+
+  // ---- small things -------------------------------------------------------
+
+  #count(outcome: CacheOutcome): void {
+    const counter = outcome === "hit"
+      ? "hits"
+      : outcome === "miss"
+      ? "misses"
+      : outcome === "join"
+      ? "joins"
+      : "stale";
+    this.#counts[counter]++;
+  }
+
+  #emit(type: CacheEventType, init: CacheEventInit): void {
+    this.dispatchEvent(new CacheEvent(type, init));
+  }
+
+  /** Keeps background work for close() to await; its failure is ignored. */
+  #track(task: Promise<unknown>): void {
+    const tracked = task.catch(() => {}).finally(() =>
+      this.#background.delete(tracked)
+    );
+    this.#background.add(tracked);
+  }
 }
 
 /**

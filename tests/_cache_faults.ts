@@ -23,7 +23,7 @@ function faulty(store: Store) {
   const failures: unknown[] = [];
   let held: Promise<void> | undefined;
   const wrapped: Store = {
-    create: (key, meta) => store.create(key, meta),
+    create: (key, meta, options) => store.create(key, meta, options),
     async lookup(key) {
       const record = await store.lookup(key);
       await held; // the record was read; the caller sees it only now

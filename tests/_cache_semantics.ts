@@ -692,6 +692,15 @@ export function describeCacheSemantics(
     });
 
     describe("rule 12: disposal leaves nothing behind", () => {
+      it("fails a reader opened after close() with a CacheClosedError", async () => {
+        const cache = new StreamCache({ store: await make() });
+        const entry = await cache.getOrCreate("k", () => encode("abc"));
+        await entry.done;
+        await cache.close();
+        const error = await readError(entry.readable());
+        assert.ok(error instanceof CacheClosedError, String(error));
+      });
+
       it("aborts writers and errors readers with a CacheClosedError, and rejects later calls", async () => {
         const cache = new StreamCache({ store: await make() });
         const writing = await create(cache, "writing");

@@ -133,9 +133,9 @@ export function instrument(
     releases: [],
   };
   const wrapped: Store = {
-    async create(key, meta): Promise<StoreWriter> {
+    async create(key, meta, options): Promise<StoreWriter> {
       calls.creates++;
-      const writer = await store.create(key, meta);
+      const writer = await store.create(key, meta, options);
       return {
         id: writer.id,
         write(chunk) {
@@ -172,6 +172,9 @@ export function instrument(
     },
     keys: () => store.keys(),
     close: () => store.close(),
+    // The optional capabilities, only where the store has them.
+    ...(store.touch ? { touch: store.touch.bind(store) } : {}),
+    ...(store.records ? { records: store.records.bind(store) } : {}),
   };
   return { store: wrapped, calls };
 }

@@ -111,10 +111,14 @@ for (const [name, open] of STORES) {
       await halfWay.read();
 
       let signal: AbortSignal | undefined;
+      let started!: () => void;
+      const producerRuns = new Promise<void>((resolve) => started = resolve);
       const neverStarts = cache.getOrCreate("never", ({ signal: s }) => {
         signal = s;
+        started();
         return new Promise<Uint8Array>(() => {});
       }).catch((e) => e);
+      await producerRuns; // a producer running when the cache closes
 
       await cache.close();
 
