@@ -2,6 +2,7 @@
 // and the cache's whole behaviour contract running over it. Each store's test
 // file calls describeStoreConformance once per configuration.
 
+import { describeCacheBounds } from "./_cache_bounds.ts";
 import { describeCacheFaults } from "./_cache_faults.ts";
 import {
   type ConformanceOptions,
@@ -22,4 +23,5 @@ export function describeStoreConformance(
   describeStoreCapabilities(name, make);
   describeCacheSemantics(name, make, options);
   describeCacheFaults(name, make);
+  describeCacheBounds(name, make);
 }
