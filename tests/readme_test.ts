@@ -41,6 +41,8 @@ const OUTPUT: Record<string, string> = {
   "examples/open.ts": 'true undefined\n"id,amount\\n1,19.99\\n"\n',
   "examples/fs_store.ts":
     "first run: made, 25 B\nafter a restart: from disk, 25 B\n",
+  "examples/bounded_cache.ts":
+    "evicted a.csv (100 B, bytes)\n2 entries, 200 B\n",
 };
 
 /** Node 20 runs the tsc build and cannot run TypeScript. */
