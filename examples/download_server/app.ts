@@ -5,30 +5,52 @@
  * | route                 | answers                                                         |
  * | --------------------- | --------------------------------------------------------------- |
  * | `/`                   | the index page (HTML): entries, examples, curl commands         |
- * | `/stats`              | the counters and a summary of the cache (JSON)                  |
+ * | `/stats`              | the cache's counters and bounds, the server's counters (JSON)   |
+ * | `/metrics`            | the same in the Prometheus text exposition format               |
  * | `/downloads/<name>`   | the report, `?size=<bytes>&rate=<bytes/s>`, through the cache   |
  *
  * Every response carries a `Cache-Status` header (RFC 9211) saying how the
  * cache handled it: `hit`, `fwd=miss`, `fwd=miss; collapsed` (a join), or
  * `fwd=bypass` for the pages that do not use it (see cache_status.ts).
  *
+ * Besides a line per request, the log has a line per event of the cache
+ * (see cache_log.ts): a generation `stored` or `failed`, an entry `evicted`,
+ * the cache `over budget` because of entries in use. Nothing polls.
+ *
  * @module
  */
 
-import { CacheClosedError, type Entry, type StreamCache } from "../../mod.ts";
+import {
+  CacheClosedError,
+  type CacheEvent,
+  type Entry,
+  type StreamCache,
+} from "../../mod.ts";
 import { cached, type ServeOutcome } from "../../src/http/mod.ts";
 import { formatAccess, watchBody } from "./access_log.ts";
+import { formatCacheEvent } from "./cache_log.ts";
 import { cacheStatus } from "./cache_status.ts";
 import { generateReport } from "./generate.ts";
 import { indexPage } from "./index_page.ts";
+import { createMetrics } from "./metrics.ts";
 import { parseDownload } from "./params.ts";
-import { listEntries, ServerStats } from "./stats.ts";
+import {
+  type CacheLimits,
+  listEntries,
+  ServerStats,
+  type StatsSnapshot,
+} from "./stats.ts";
 
 /** Options for {@linkcode createApp}. */
 export interface AppOptions {
   /** Where downloads are kept. The app never closes it. */
   cache: StreamCache;
-  /** Receives each log line (requests, generations); none by default. */
+  /**
+   * The bounds `cache` was made with, shown on `/stats` and `/metrics` (a
+   * cache does not tell them).
+   */
+  limits?: CacheLimits;
+  /** Receives each log line (requests, generations, cache events); none by default. */
   log?: (line: string) => void;
   /**
    * Log a line per request (else only generations).
@@ -42,8 +64,15 @@ export interface AppOptions {
 export interface App {
   /** Answers one request. */
   fetch(request: Request): Promise<Response>;
-  /** The counters `/stats` shows. */
-  readonly stats: ServerStats;
+  /**
+   * Resolves once the cache has loaded what its store holds (sizes, access
+   * times) and applied its bounds to it: one `prune()` at start. `/stats`
+   * and `/metrics` wait for it, so that their numbers count what a previous
+   * run left.
+   */
+  readonly ready: Promise<void>;
+  /** What `/stats` shows now. */
+  snapshot(): StatsSnapshot;
 }
 
 const GET_OR_HEAD = new Set(["GET", "HEAD"]);
@@ -55,26 +84,33 @@ const GET_OR_HEAD = new Set(["GET", "HEAD"]);
  * @returns The app.
  */
 export function createApp(options: AppOptions): App {
-  const { cache, log = () => {}, logRequests = true } = options;
+  const { cache, limits = {}, log = () => {}, logRequests = true } = options;
   const stats = new ServerStats();
+  const metrics = createMetrics(limits);
+  const ready = cache.prune().catch(() => {}); // closed meanwhile: nothing to load
+  const snapshot = () => stats.snapshot(cache, limits);
   /** How the cache served each request, told by `onServe` before the response is returned. */
   const outcomes = new WeakMap<Request, ServeOutcome>();
-  /** When each key's generation started, to log how long it took. */
-  const started = new Map<string, number>();
+  /**
+   * The generations running: when each started (to log how long it took),
+   * and its entry once `onServe` has told it (for the index page).
+   */
+  const generating = new Map<string, { since: number; entry?: Entry }>();
 
-  const onGenerated = (entry: Entry) => {
-    const ms = () => elapsed(started.get(entry.key));
-    entry.done.then(
-      (size) => {
-        stats.generation("completed");
-        log(`stored ${entry.key} ${size} B in ${ms()}`);
-      },
-      (reason) => {
-        stats.generation("failed");
-        log(`failed ${entry.key} after ${entry.size} B: ${message(reason)}`);
-      },
-    ).finally(() => started.delete(entry.key));
+  // What the cache does by itself: a line each, and the generation counts.
+  const onCacheEvent = (event: Event) => {
+    const { type, key } = event as CacheEvent;
+    const since = key === undefined ? undefined : generating.get(key)?.since;
+    const ended = type === "commit" || type === "fail" ||
+      (event as CacheEvent).reason === "oversize";
+    if (ended && key !== undefined) generating.delete(key);
+    if (type === "commit") stats.generation("completed");
+    if (type === "fail") stats.generation("failed");
+    log(formatCacheEvent(event as CacheEvent, { since, limits }));
   };
+  for (const type of ["commit", "fail", "evict", "overbudget"]) {
+    cache.addEventListener(type, onCacheEvent);
+  }
 
   const download = cached(
     (request) => {
@@ -84,7 +120,7 @@ export function createApp(options: AppOptions): App {
       if (!parsed.ok) throw new TypeError(parsed.error); // checked before
       const { name, size, rate, key } = parsed.download;
       stats.generation("started");
-      started.set(key, performance.now());
+      generating.set(key, { since: performance.now() });
       log(`generating ${key} at ${rate} B/s`);
       const body = generateReport(name, size, { rate, signal: request.signal });
       return new Response(body, {
@@ -103,15 +139,16 @@ export function createApp(options: AppOptions): App {
       },
       onServe: ({ request, outcome, entry }) => {
         outcomes.set(request, outcome);
-        stats.served(outcome);
-        if (outcome === "miss" && entry) onGenerated(entry);
+        if (outcome === "uncacheable") stats.uncacheable();
+        const running = entry && generating.get(entry.key);
+        if (running && outcome === "miss") running.entry = entry;
       },
     },
   );
 
   async function route(request: Request, url: URL): Promise<Response> {
     const path = url.pathname;
-    const known = path === "/" || path === "/stats" ||
+    const known = path === "/" || path === "/stats" || path === "/metrics" ||
       path.startsWith("/downloads/");
     if (!known) return text(404, `Not found: ${path}\n`);
     if (!GET_OR_HEAD.has(request.method)) {
@@ -121,18 +158,23 @@ export function createApp(options: AppOptions): App {
     }
     const head = request.method === "HEAD";
     if (path === "/") {
-      const page = indexPage(url.origin, await listEntries(cache));
+      const entries = await listEntries(cache, (key) => {
+        const running = generating.get(key);
+        return running && (running.entry?.size ?? 0);
+      });
+      const page = indexPage(url.origin, entries);
       return new Response(head ? null : page, {
         headers: { "content-type": "text/html; charset=utf-8" },
       });
     }
-    if (path === "/stats") {
-      const json = JSON.stringify(await stats.snapshot(cache), null, 2) + "\n";
-      return new Response(head ? null : json, {
-        headers: {
-          "content-type": "application/json",
-          "cache-control": "no-store",
-        },
+    if (path === "/stats" || path === "/metrics") {
+      await ready;
+      const now = snapshot();
+      const [body, type] = path === "/stats"
+        ? [JSON.stringify(now, null, 2) + "\n", "application/json"]
+        : [await metrics.text(now), metrics.contentType];
+      return new Response(head ? null : body, {
+        headers: { "content-type": type, "cache-control": "no-store" },
       });
     }
     const parsed = parseDownload(url);
@@ -144,7 +186,8 @@ export function createApp(options: AppOptions): App {
   }
 
   return {
-    stats,
+    ready,
+    snapshot,
     async fetch(request) {
       const start = performance.now();
       const url = new URL(request.url);
@@ -200,10 +243,4 @@ function withHeader(response: Response, name: string, value: string): Response {
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function elapsed(since: number | undefined): string {
-  if (since === undefined) return "?";
-  const ms = performance.now() - since;
-  return ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }

@@ -4,15 +4,29 @@
  *
  *     npm start                                          # Deno, port 8000
  *     npm start -- --port 0 --dir /tmp/dl                # through start.mjs
+ *     npm start -- --max-bytes 512MiB --ttl 10m          # a smaller cache
  *     bun examples/download_server/main.ts --port 0      # a free port
  *     node examples/download_server/main.ts              # Node 22.18+ / 24
  *
  * Options: `--port N` (else the `PORT` variable, else 8000; 0 picks a free
  * port), `--dir PATH` the cache directory (default `.cache/downloads`),
- * `--quiet` no log line per request (generations are still logged). It
- * listens on 127.0.0.1 only. The first line it prints is `listening on
- * <url>`, the second names the cache directory and the process id; then one
- * line per request and per generation (see access_log.ts).
+ * `--quiet` no log line per request (the cache's events are still logged).
+ * It listens on 127.0.0.1 only.
+ *
+ * The cache is bounded, so that the server cannot fill a disk: `--max-bytes
+ * SIZE` is its byte budget (default {@linkcode DEFAULT_MAX_BYTES}, 1 GiB;
+ * `512MiB`, `2G`, `500MB`, see units.ts), past which the least recently used
+ * downloads are evicted (never one being read or generated), and a download
+ * larger than it streams to its clients but is not kept; `--ttl DURATION`
+ * is how long a download may go unrequested before it expires (default
+ * {@linkcode DEFAULT_TTL}, 1 h; `90s`, `10m`, `1h30m`). Expired entries go
+ * on access and in a sweep every {@linkcode SWEEP_MS} (or every `--ttl`, if
+ * shorter), on a timer that never keeps the process alive.
+ *
+ * The first line it prints is `listening on <url>`, the second names the
+ * cache directory, what it holds, its bounds and the process id; then one
+ * line per request (see access_log.ts) and per event of the cache (see
+ * cache_log.ts).
  *
  * SIGINT, SIGTERM or SIGHUP stops it: it stops listening, closes the cache
  * (generations still running are abandoned, not kept, and their downloads
@@ -35,18 +49,37 @@ import { StreamCache } from "../../mod.ts";
 import { FsStore } from "../../src/fs/mod.ts";
 import { createApp } from "./app.ts";
 import { serve } from "./serve.ts";
+import {
+  formatDuration,
+  formatSize,
+  parseDuration,
+  parseSize,
+} from "./units.ts";
 
 const HOSTNAME = "127.0.0.1";
 /** How long a stop may take before the server exits without finishing it. */
 const STOP_DEADLINE_MS = 10_000;
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+/** The default byte budget of the cache: 1 GiB. */
+const DEFAULT_MAX_BYTES = "1GiB";
+/** The default idle time after which a download expires: 1 h. */
+const DEFAULT_TTL = "1h";
+/** The longest time between two sweeps for expired entries: 1 min. */
+const SWEEP_MS = 60_000;
 const USAGE =
-  "usage: main.ts [--port N] [--dir PATH] [--quiet]   (PORT in the environment sets the default port)";
+  `usage: main.ts [--port N] [--dir PATH] [--max-bytes SIZE] [--ttl DURATION] [--quiet]
+  --port       0 to 65535; default: PORT in the environment, else 8000
+  --dir        the cache directory; default .cache/downloads
+  --max-bytes  the cache's byte budget, e.g. 512MiB, 2G, 500MB; default ${DEFAULT_MAX_BYTES}
+  --ttl        how long a download may go unrequested, e.g. 90s, 10m, 1h30m; default ${DEFAULT_TTL}
+  --quiet      no log line per request`;
 
 /** The command line, checked. */
 interface Args {
   port: number;
   dir: string;
+  maxBytes: number;
+  ttl: number;
   quiet: boolean;
 }
 
@@ -56,6 +89,8 @@ function parse(argv: string[]): Args {
     options: {
       port: { type: "string" },
       dir: { type: "string", default: ".cache/downloads" },
+      "max-bytes": { type: "string", default: DEFAULT_MAX_BYTES },
+      ttl: { type: "string", default: DEFAULT_TTL },
       quiet: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -73,7 +108,13 @@ function parse(argv: string[]): Args {
       }`,
     );
   }
-  return { port, dir: values.dir, quiet: values.quiet };
+  return {
+    port,
+    dir: values.dir,
+    maxBytes: parseSize(values["max-bytes"], "--max-bytes"),
+    ttl: parseDuration(values.ttl, "--ttl"),
+    quiet: values.quiet,
+  };
 }
 
 async function main(): Promise<void> {
@@ -86,9 +127,21 @@ async function main(): Promise<void> {
     );
     process.exit(2);
   }
-  const cache = new StreamCache({ store: new FsStore({ dir: args.dir }) });
+  const { maxBytes, ttl } = args;
+  const cache = new StreamCache({
+    store: new FsStore({ dir: args.dir }),
+    maxBytes,
+    maxEntryBytes: maxBytes, // a larger download streams, but is not kept
+    ttl,
+    sweepInterval: Math.min(ttl, SWEEP_MS),
+  });
   const log = (line: string) => console.log(line);
-  const app = createApp({ cache, log, logRequests: !args.quiet });
+  const app = createApp({
+    cache,
+    limits: { maxBytes, ttl },
+    log,
+    logRequests: !args.quiet,
+  });
   const server = await serve(app.fetch, {
     hostname: HOSTNAME,
     port: args.port,
@@ -123,8 +176,14 @@ async function main(): Promise<void> {
   for (const name of SIGNALS) process.on(name, onSignal);
 
   log(`listening on ${server.url}`);
-  const { entries } = await app.stats.snapshot(cache);
-  log(`cache: ${args.dir} (${entries} entries), pid ${process.pid}`);
+  await app.ready; // the store's entries counted, the bounds applied
+  const { entries, bytes } = cache.stats();
+  log(
+    `cache: ${args.dir} (${entries} ${entries === 1 ? "entry" : "entries"}, ` +
+      `${formatSize(bytes)}; ` +
+      `--max-bytes ${formatSize(maxBytes)}, --ttl ${formatDuration(ttl)}), ` +
+      `pid ${process.pid}`,
+  );
 }
 
 await main();
