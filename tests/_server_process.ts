@@ -53,6 +53,60 @@ export function parseAccess(line: string): AccessLine | undefined {
   };
 }
 
+/** How a run of the download server that was expected to end, ended. */
+export interface ServerExit {
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * How long a run of the server that should end by itself may take: loading
+ * its modules (type stripping, prom-client) on a loaded machine, then
+ * printing a line. Not a speed goal: a deadline instead of a hang.
+ */
+const EXIT_DEADLINE_MS = 60_000;
+
+/**
+ * Runs the download server with `args` (and `--port 0`) until it exits, as
+ * it does at once for `--help` and for arguments it refuses; a run that
+ * does not end within a generous deadline is killed and fails.
+ */
+export function runServer(args: readonly string[]): Promise<ServerExit> {
+  const child = spawn(
+    process.execPath,
+    [...RUNTIME_ARGS, MAIN, "--port", "0", ...args],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.setEncoding("utf8");
+  child.stderr!.setEncoding("utf8");
+  child.stdout!.on("data", (text: string) => stdout += text);
+  child.stderr!.on("data", (text: string) => stderr += text);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(
+        new Error(
+          `the server with ${
+            args.join(" ")
+          } did not exit in ${EXIT_DEADLINE_MS} ms:\n${stdout}\n${stderr}`,
+        ),
+      );
+    }, EXIT_DEADLINE_MS);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
 interface Waiter {
   check(): boolean;
   fail(error: Error): void;
@@ -86,10 +140,13 @@ export class ServerProcess {
   }
 
   /**
-   * Starts the download server on a free port over `dir`; resolves once it
-   * listens.
+   * Starts the download server on a free port over `dir`, with `args` more
+   * (e.g. `--max-bytes 100k`); resolves once it listens.
    */
-  static start(dir: string): Promise<ServerProcess> {
+  static start(
+    dir: string,
+    args: readonly string[] = [],
+  ): Promise<ServerProcess> {
     return ServerProcess.spawn(process.execPath, [
       ...RUNTIME_ARGS,
       MAIN,
@@ -97,6 +154,7 @@ export class ServerProcess {
       "0",
       "--dir",
       dir,
+      ...args,
     ]);
   }
 
@@ -222,11 +280,13 @@ export class ServerProcess {
   /**
    * Resolves with `find(lines)` as soon as it is not `undefined`: now, or
    * when a later line arrives. Rejects if the server exits first, or after
-   * a deadline (so a missing line fails the test instead of hanging it).
+   * a deadline, `deadlineMs` (so a missing line fails the test instead of
+   * hanging it).
    */
   waitFor<T>(
     what: string,
     find: (lines: readonly string[]) => T | undefined,
+    deadlineMs: number = DEADLINE_MS,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const now = find(this.lines);
@@ -248,12 +308,12 @@ export class ServerProcess {
         this.#waiters.delete(waiter);
         reject(
           new Error(
-            `waited ${DEADLINE_MS} ms for ${what}; the server printed:\n${
+            `waited ${deadlineMs} ms for ${what}; the server printed:\n${
               this.lines.join("\n")
             }\n${this.stderr}`,
           ),
         );
-      }, DEADLINE_MS);
+      }, deadlineMs);
       this.#waiters.add(waiter);
     });
   }
