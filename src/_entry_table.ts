@@ -68,6 +68,8 @@ export interface Refresh {
   log: EntryLog | undefined;
   /** Set when the key is deleted meanwhile: the refresh is then not kept. */
   cancelled: boolean;
+  /** Set when the producer threw: callers waiting for the refresh get its reason. */
+  failure?: { readonly reason: unknown };
 }
 
 /** Everything the cache knows of one key. */

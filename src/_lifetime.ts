@@ -5,6 +5,10 @@
 // - then stale: still served, at once, for `staleWhileRevalidate` more while
 //   one refresh runs (getOrCreate only), or, once a refresh has failed, for
 //   `staleIfError` more if that is longer;
+// - then, within `keepStale` (or `staleIfError`) of going stale, kept for a
+//   refresh: not served as it is, but getOrCreate waits for one refresh per
+//   key, whose producer gets it to revalidate (and if that fails, it is
+//   served within `staleIfError`);
 // - then expired: gone, like a deleted entry.
 //
 // No timer is involved: the cache asks on access and in eviction passes.
@@ -27,6 +31,13 @@ export type Freshness =
     readonly since: number;
   }
   | {
+    readonly state: "revalidate";
+    /** When it became stale. */
+    readonly since: number;
+    /** Which limit it passed first. */
+    readonly reason: "ttl" | "maxAge";
+  }
+  | {
     readonly state: "expired";
     /** Which limit it passed first. */
     readonly reason: "ttl" | "maxAge";
@@ -44,7 +55,8 @@ function limit(
 }
 
 /**
- * Tells whether an entry is fresh, stale (and since when) or expired at
+ * Tells whether an entry is fresh, stale (and since when), kept only for a
+ * revalidation, or expired at
  * `now`. `failed` says a refresh of it failed, which adds the
  * `staleIfError` window; `inUse` says it has a reader or writer open, so it
  * is not idle.
@@ -68,5 +80,13 @@ export function freshness(
     failed ? limit(times.lifetime, defaults, "staleIfError") ?? 0 : 0,
   );
   if (now < since + window) return { state: "stale", since };
-  return { state: "expired", reason: idleEnd <= ageEnd ? "ttl" : "maxAge" };
+  const reason = idleEnd <= ageEnd ? "ttl" : "maxAge";
+  // A refresh must be able to fail for staleIfError to serve: the entry is
+  // kept for one at least that long.
+  const keep = Math.max(
+    limit(times.lifetime, defaults, "keepStale") ?? 0,
+    limit(times.lifetime, defaults, "staleIfError") ?? 0,
+  );
+  if (now < since + keep) return { state: "revalidate", since, reason };
+  return { state: "expired", reason };
 }

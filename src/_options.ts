@@ -10,6 +10,7 @@ const LIFETIME_NAMES = [
   "maxAge",
   "staleWhileRevalidate",
   "staleIfError",
+  "keepStale",
 ] as const;
 
 /** The cache's limits, checked. */

@@ -7,6 +7,7 @@
 
 import { checkLifetime } from "./_options.ts";
 import { describeValue, freezeMeta, quoteKey } from "./_validate.ts";
+import type { Entry } from "./entry.ts";
 import type { EntryLifetime, EntryMeta } from "./store.ts";
 
 /**
@@ -40,6 +41,13 @@ export interface ProducerContext {
    * beside the returned stream can stop too.
    */
   readonly signal: AbortSignal;
+  /**
+   * The stale entry this call refreshes (stale-while-revalidate, or an entry
+   * kept for revalidation by `keepStale`), so the producer can revalidate
+   * it, e.g. with an HTTP conditional request, and make the new entry from
+   * its bytes; `undefined` when the key is missing.
+   */
+  readonly stale?: Entry;
 }
 
 /**

@@ -143,6 +143,13 @@ export interface EntryLifetime {
   readonly staleWhileRevalidate?: number;
   /** Time after going stale during which the entry is served when its refresh fails. */
   readonly staleIfError?: number;
+  /**
+   * Time after going stale during which the entry is kept, no longer served
+   * as it is, for a refresh: `getOrCreate` waits for one refresh per key,
+   * whose producer gets the entry (`context.stale`) to revalidate it (an
+   * HTTP conditional request). Past its stale windows, within `keepStale`.
+   */
+  readonly keepStale?: number;
 }
 
 /**

@@ -60,8 +60,16 @@ interface Answer {
   reject(reason: unknown): void;
 }
 
-/** A creation for the key, run by the first caller that misses. */
-type Create = () => Promise<EntryLog>;
+/**
+ * A creation for the key, run by the first caller that misses, or by a
+ * refresh (then given the stale entry it replaces).
+ */
+type Create = (stale?: EntryLog) => Promise<EntryLog>;
+
+/** What `#serve` says of an entry kept only for a revalidation. */
+const REVALIDATE = "revalidate";
+/** What `#serve` says of such an entry to a call that cannot revalidate nor create (get). */
+const NOT_SERVED = "not served";
 /**
  * A stream cache. The first caller for a missing key becomes its single
  * writer; every other caller gets a reader at once, even while the entry is
@@ -236,6 +244,14 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
    * complete (readers of the old one finish it). If the refresh fails, the
    * stale entry is served on within `staleIfError`, then dropped.
    *
+   * Past those windows but within `keepStale` (or `staleIfError`), the
+   * entry is not served as
+   * it is: the call waits for the one refresh of the key, whose producer gets
+   * the stale entry (`context.stale`) to revalidate it. If that refresh
+   * fails, the stale entry is served within `staleIfError`, else the call
+   * rejects with the producer's error and the entry is kept for the next
+   * attempt.
+   *
    * @example Read-through caching
    * ```ts
    * import { StreamCache } from "@streamcache/streamcache";
@@ -269,8 +285,8 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
     }
     const meta = freezeMeta(options.meta, action);
     const lifetime = checkLifetime(options, action);
-    const produce = () =>
-      this.#produce(key, producer, { meta, lifetime }, action);
+    const produce = (stale?: EntryLog) =>
+      this.#produce(key, producer, { meta, lifetime }, action, stale);
     const served = await this.#acquire(key, action, produce, produce);
     this.#count(served!.outcome);
     if (options.status) options.status.outcome = served!.outcome;
@@ -329,7 +345,11 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
     checkKey(key, action);
     this.#assertOpen(action);
     const slot = this.#table.get(key);
-    if (slot?.log && this.#servable(slot)) return true;
+    if (slot?.log) {
+      const servable = this.#servable(slot);
+      if (servable === "yes") return true;
+      if (servable === "kept") return slot.refresh !== undefined;
+    }
     if (slot?.refresh || slot?.pending?.creating) return true;
     const pending = slot?.pending ?? this.#begin(key, undefined);
     return await Promise.race([pending.exists, this.#whenClosed]);
@@ -427,8 +447,9 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
     for (const slot of this.#table.oldestFirst()) {
       seen.add(slot.key); // an expired one is gone from the store's list too
       const producing = slot.refresh || slot.pending?.creating;
-      if ((slot.log && this.#servable(slot)) || producing) yield slot.key;
-      else if (slot.known && !slot.log && this.#fresh(slot.known)) {
+      if ((slot.log && this.#servable(slot) === "yes") || producing) {
+        yield slot.key;
+      } else if (slot.known && !slot.log && this.#fresh(slot.known)) {
         yield slot.key;
       }
     }
@@ -499,6 +520,29 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
       ...this.#counts,
       evictions: { ...this.#evictor.counts },
     };
+  }
+
+  /**
+   * Tells the time by the cache's clock (`StreamCacheOptions.clock`), which
+   * judges every entry's lifetime: code that stores times beside entries
+   * (the HTTP wrapper's `Date` and `Age`) uses it too.
+   *
+   * @example An injected clock
+   * ```ts
+   * import { StreamCache } from "@streamcache/streamcache";
+   * import assert from "node:assert/strict";
+   *
+   * let now = 1_000;
+   * await using cache = new StreamCache({ clock: () => now });
+   * assert.equal(cache.now(), 1_000);
+   * now = 5_000;
+   * assert.equal(cache.now(), 5_000);
+   * ```
+   *
+   * @returns Milliseconds since the epoch.
+   */
+  now(): number {
+    return this.#clock();
   }
 
   /**
@@ -580,7 +624,13 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
       this.#assertOpen(action);
       const slot = this.#table.get(key);
       if (slot?.log) {
-        const served = this.#serve(slot, refresh);
+        const served = this.#serve(slot, refresh, create !== undefined);
+        if (served === NOT_SERVED) return undefined;
+        if (served === REVALIDATE) {
+          const revalidated = await this.#revalidate(slot, refresh!);
+          if (revalidated) return revalidated;
+          continue; // deleted meanwhile
+        }
         if (served) return served;
         continue; // it expired, and is gone now
       }
@@ -609,21 +659,31 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
     }
   }
 
-  /** Serves the entry of a slot, or expires it (and returns nothing) if it is past every window. */
-  #serve(slot: Slot, refresh: Create | undefined): Served | undefined {
+  /**
+   * Serves the entry of a slot, or expires it (and returns nothing) if it is
+   * past every window. An entry kept only for a revalidation is for the
+   * caller to revalidate (`REVALIDATE`) if it can refresh, is not served to
+   * `get` (`NOT_SERVED`), and goes for `open`, which makes a new one.
+   */
+  #serve(
+    slot: Slot,
+    refresh: Create | undefined,
+    creates: boolean,
+  ): Served | typeof REVALIDATE | typeof NOT_SERVED | undefined {
     const log = slot.log!;
     const known = slot.known;
     if (!known) return { log, outcome: "join" }; // being written
     const now = this.#clock();
     const state = this.#freshness(slot, known, now);
-    if (state.state === "expired") {
+    if (state.state === "revalidate") {
+      if (refresh) return REVALIDATE;
+      if (!creates) return NOT_SERVED;
+    }
+    if (state.state === "expired" || state.state === "revalidate") {
       this.#track(this.#evictor.evict(slot, known, state.reason));
       return undefined;
     }
-    known.accessed = now;
-    this.#table.touch(slot);
-    const touching = this.#store.touch?.(known.id, now);
-    if (touching) this.#track(touching);
+    this.#accessed(slot, known, now);
     if (state.state === "stale") {
       if (refresh) this.#refresh(slot, refresh);
       return { log, outcome: "stale" };
@@ -631,14 +691,55 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
     return { log, outcome: log.complete ? "hit" : "join" };
   }
 
-  /** Whether a slot with an entry can be served now; expires it if not. */
-  #servable(slot: Slot): boolean {
+  /** Records an access to a served entry: its time, recency, and the store's copy. */
+  #accessed(slot: Slot, known: Known, now: number): void {
+    known.accessed = now;
+    this.#table.touch(slot);
+    const touching = this.#store.touch?.(known.id, now);
+    if (touching) this.#track(touching);
+  }
+
+  /**
+   * Waits for the one refresh of an entry kept for a revalidation, starting
+   * it unless it runs: its caller gets a `miss`, the others a `join`. If it
+   * fails, the stale entry is served within `staleIfError`, else every
+   * waiting caller rejects with its reason (also if its producer deleted the
+   * key). `undefined`: the key was deleted meanwhile, look again.
+   */
+  async #revalidate(slot: Slot, produce: Create): Promise<Served | undefined> {
+    const mine = slot.refresh === undefined;
+    this.#refresh(slot, produce);
+    const refresh = slot.refresh;
+    if (!refresh) return undefined; // closing: the next turn says so
+    const log = await Promise.race([refresh.started, this.#whenClosed]);
+    if (log) {
+      return { log, outcome: mine ? "miss" : log.complete ? "hit" : "join" };
+    }
+    const { failure } = refresh;
+    if (!failure) return undefined;
     const known = slot.known;
-    if (!known) return true; // being written
+    if (this.#table.get(slot.key) === slot && slot.log && known) {
+      const now = this.#clock();
+      if (this.#freshness(slot, known, now).state === "stale") {
+        this.#accessed(slot, known, now);
+        return { log: slot.log, outcome: "stale" };
+      }
+    }
+    throw failure.reason;
+  }
+
+  /**
+   * Whether a slot with an entry can be served now (`kept`: only after a
+   * revalidation); expires it if it is past every window.
+   */
+  #servable(slot: Slot): "yes" | "kept" | "no" {
+    const known = slot.known;
+    if (!known) return "yes"; // being written
     const state = this.#freshness(slot, known, this.#clock());
-    if (state.state !== "expired") return true;
+    if (state.state === "revalidate") return "kept";
+    if (state.state !== "expired") return "yes";
     this.#track(this.#evictor.evict(slot, known, state.reason));
-    return false;
+    return "no";
   }
 
   /** Whether a committed entry is fresh, stale or expired; in use, it is not idle. */
@@ -653,7 +754,7 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
     const state = freshness(known, this.#lifetime, this.#clock(), {
       failed: known.refreshFailed,
     });
-    return state.state !== "expired";
+    return state.state === "fresh" || state.state === "stale";
   }
 
   /** Starts the lookup (and, if it misses, the creation) of `key`, as its pending slot. */
@@ -756,16 +857,17 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
       lifetime: EntryLifetime | undefined;
     },
     action: string,
+    stale: EntryLog | undefined,
   ): Promise<EntryLog> {
     this.#assertOpen(action); // no producer starts once the cache closes
     const abort = new AbortController();
     this.#producers.add(abort);
     let pumping = false;
     try {
-      const produced = toBody(
-        await producer({ key, signal: abort.signal }),
-        key,
-      );
+      const context = stale
+        ? { key, signal: abort.signal, stale }
+        : { key, signal: abort.signal };
+      const produced = toBody(await producer(context), key);
       try {
         this.#assertOpen(action);
         const meta = produced.hasMeta ? produced.meta : defaults.meta;
@@ -802,9 +904,10 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
       cancelled: false,
     };
     this.#table.setRefresh(slot, refresh);
+    const stale = slot.log;
     refresh.started = (async () => {
       try {
-        const log = await produce();
+        const log = await produce(stale);
         if (refresh.cancelled || this.#closing) {
           log.detach();
           return undefined;
@@ -812,6 +915,7 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
         refresh.log = log;
         return log;
       } catch (error) {
+        refresh.failure = { reason: error };
         this.#refreshFailed(slot, refresh, error);
         return undefined;
       }

@@ -65,8 +65,19 @@ export interface StreamCacheOptions {
    * entry is gone: the next call produces afresh.
    */
   staleWhileRevalidate?: number;
-  /** How long (ms) a stale entry is still served after its refresh failed. */
+  /**
+   * How long (ms) a stale entry is still served after its refresh failed.
+   * Past its other windows, it is kept that long for a refresh that
+   * `getOrCreate` waits for (as with `keepStale`), so that one can fail.
+   */
   staleIfError?: number;
+  /**
+   * How long (ms) after going stale an entry is kept for a refresh that
+   * `getOrCreate` waits for (past its stale windows): the producer gets the
+   * stale entry as `context.stale`, so it can revalidate it instead of
+   * making it anew. `get` and `open` no longer serve it.
+   */
+  keepStale?: number;
   /**
    * Runs `prune()` every so many ms, on a timer that never keeps the process
    * alive and that `close()` stops. Without it, expiry is checked on access

@@ -404,6 +404,147 @@ export function describeCacheBounds(name: string, make: StoreFactory): void {
       });
     });
 
+    describe("keepStale: revalidation through the single producer", () => {
+      it("an entry kept for a revalidation is not served as it is: concurrent calls wait for one refresh, which gets the stale entry", () => {
+        const time = manualClock();
+        return withBoundedCache(make, {
+          maxAge: 1000,
+          keepStale: 60_000,
+          clock: time.clock,
+        }, async (cache) => {
+          await put(cache, "k", "old");
+          time.advance(2000); // past maxAge, no stale window: kept only
+          assert.equal(await cache.has("k"), false);
+          assert.equal(await cache.get("k"), undefined);
+          assert.deepEqual(await keysOf(cache), []);
+          const seen: string[] = [];
+          const source = manualSource();
+          const statuses: CacheStatus[] = [];
+          const entries = await Promise.all(
+            Array.from({ length: 10 }, () => {
+              const status: CacheStatus = {};
+              statuses.push(status);
+              return cache.getOrCreate("k", async ({ stale }) => {
+                seen.push(decode(await readAll(stale!.readable())));
+                return source.stream;
+              }, { status });
+            }),
+          );
+          assert.deepEqual(seen, ["old"], "one refresh, given the stale entry");
+          assert.deepEqual(
+            statuses.map((s) => s.outcome),
+            ["miss", ...Array(9).fill("join")],
+          );
+          for (const entry of entries) assert.equal(entry, entries[0]);
+          assert.equal(await cache.has("k"), true, "its refresh runs");
+          source.push(encode("new"));
+          source.close();
+          assert.equal(decode(await readAll(entries[0]!.readable())), "new");
+          const status: CacheStatus = {};
+          await cache.getOrCreate("k", () => encode("never"), { status });
+          assert.equal(status.outcome, "hit");
+        });
+      });
+
+      it("a failed revalidation rejects its callers and keeps the entry for the next attempt; within staleIfError it serves the stale entry", () => {
+        const time = manualClock();
+        return withBoundedCache(make, {
+          maxAge: 1000,
+          keepStale: 60_000,
+          clock: time.clock,
+        }, async (cache) => {
+          await put(cache, "plain", "old");
+          const withError = await cache.getOrCreate(
+            "sie",
+            () => ({ body: encode("old"), staleIfError: 5000 }),
+          );
+          await withError.done;
+          time.advance(2000);
+          const down = () => Promise.reject(new Error("backend down"));
+          await Promise.all(
+            [1, 2].map(() =>
+              assert.rejects(cache.getOrCreate("plain", down), /backend down/)
+            ),
+          );
+          const status: CacheStatus = {};
+          const stale = await cache.getOrCreate("sie", down, { status });
+          assert.equal(status.outcome, "stale");
+          assert.equal(decode(await readAll(stale.readable())), "old");
+          let given = "";
+          const entry = await cache.getOrCreate("plain", async ({ stale }) => {
+            given = decode(await readAll(stale!.readable()));
+            return encode("new");
+          });
+          assert.equal(given, "old", "the entry was kept for this attempt");
+          assert.equal(decode(await readAll(entry.readable())), "new");
+          time.advance(59_500); // "sie" past keepStale: gone; "plain" kept
+          await cache.prune();
+          assert.equal(cache.stats().entries, 1);
+          assert.equal(cache.stats().evictions.maxAge, 1);
+        });
+      });
+
+      it("staleIfError alone keeps the entry for a refresh that callers wait for, and serves it stale when that refresh fails", () => {
+        const time = manualClock();
+        return withBoundedCache(make, {
+          maxAge: 1000,
+          staleIfError: 5000,
+          clock: time.clock,
+        }, async (cache) => {
+          await put(cache, "k", "old");
+          time.advance(2000);
+          const status: CacheStatus = {};
+          const stale = await cache.getOrCreate(
+            "k",
+            () => Promise.reject(new Error("backend down")),
+            { status },
+          );
+          assert.equal(status.outcome, "stale");
+          assert.equal(decode(await readAll(stale.readable())), "old");
+          // Once a refresh failed, the stale entry is served at once within
+          // staleIfError while the next refresh runs in the background.
+          const again: CacheStatus = {};
+          const committed = next(cache, "commit");
+          await cache.getOrCreate("k", () => encode("new"), { status: again });
+          assert.equal(again.outcome, "stale");
+          await committed;
+          const status3: CacheStatus = {};
+          const fresh = await cache.getOrCreate("k", () => encode("never"), {
+            status: status3,
+          });
+          assert.equal(status3.outcome, "hit");
+          assert.equal(decode(await readAll(fresh.readable())), "new");
+        });
+      });
+
+      it("a stale-while-revalidate refresh gets the stale entry too; open() replaces a kept entry, which it cannot revalidate", () => {
+        const time = manualClock();
+        return withBoundedCache(make, {
+          maxAge: 1000,
+          staleWhileRevalidate: 1000,
+          keepStale: 60_000,
+          clock: time.clock,
+        }, async (cache) => {
+          await put(cache, "swr", "old");
+          await put(cache, "opened", "old");
+          time.advance(1500);
+          let given = "";
+          const committed = next(cache, "commit");
+          await cache.getOrCreate("swr", async ({ stale }) => {
+            given = decode(await readAll(stale!.readable()));
+            return encode("new");
+          });
+          await committed;
+          assert.equal(given, "old");
+          time.advance(1000); // "opened" is past its window: kept only
+          const { entry, writable } = await cache.open("opened");
+          assert.ok(writable, "open() made a new entry");
+          await new Blob(["mine"]).stream().pipeTo(writable);
+          assert.equal(decode(await readAll(entry.readable())), "mine");
+        });
+      });
+    });
+
     describe("observability", () => {
       it("stats() counts hits, misses, joins, failures and bytes; events report commits and failures", () =>
         withBoundedCache(make, {}, async (cache) => {

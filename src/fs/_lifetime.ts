@@ -13,6 +13,7 @@ const FIELDS = [
   "maxAge",
   "staleWhileRevalidate",
   "staleIfError",
+  "keepStale",
 ] as const satisfies readonly (keyof EntryLifetime)[];
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
