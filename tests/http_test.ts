@@ -84,7 +84,9 @@ describe("cached(): storing responses", () => {
           "/no-cache",
         ],
         ["cookie", { headers: { "set-cookie": "a=b" } }, "/cookie"],
-        ["vary", { headers: { vary: "accept-encoding" } }, "/vary"],
+        // Vary: Accept-Encoding alone is cached per variant (tests/http_freshness_test.ts).
+        ["vary", { headers: { vary: "accept-encoding, user-agent" } }, "/vary"],
+        ["vary *", { headers: { vary: "*" } }, "/vary-star"],
       ];
       for (const [name, init, path] of cases) {
         let runs = 0;

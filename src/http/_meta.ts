@@ -55,6 +55,12 @@ export type HttpMeta = {
    * its `Age`, or how far its `Date` lay in the past), if more than 0.
    */
   readonly age?: number;
+  /**
+   * For a response that varies by `Accept-Encoding` alone: the normalised
+   * `Accept-Encoding` of the request it was made for (`""` for none). A
+   * request with another one is served the variant made for it.
+   */
+  readonly variant?: string;
 };
 
 /** Headers that describe one connection or one message, never the stored representation. */
@@ -81,8 +87,16 @@ export interface Stored {
   readonly unshared: readonly (readonly [string, string])[];
 }
 
-/** The metadata to store for a cacheable response that arrived at `now`. */
-export function toMeta(response: Response, now: number): Stored {
+/**
+ * The metadata to store for a cacheable response that arrived at `now`
+ * (the cache's clock), made for a request of Accept-Encoding `variant` if it
+ * varies by that.
+ */
+export function toMeta(
+  response: Response,
+  now: number,
+  variant?: string,
+): Stored {
   const skip = new Set(NOT_STORED);
   // RFC 9110 7.6.1: the fields Connection names are hop-by-hop too.
   for (const name of (response.headers.get("connection") ?? "").split(",")) {
@@ -112,6 +126,7 @@ export function toMeta(response: Response, now: number): Stored {
         : {}),
       created: now,
       ...(age > 0 ? { age } : {}),
+      ...(variant !== undefined ? { variant } : {}),
     },
     unshared,
   };

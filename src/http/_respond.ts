@@ -38,6 +38,8 @@ export interface RespondOptions {
   readonly lease: Lease;
   /** Headers only this client may see (its own response's `no-cache="…"` fields). */
   readonly unshared?: readonly (readonly [string, string])[];
+  /** The cache's clock (ms since the epoch), for Date and Age. */
+  readonly clock: () => number;
 }
 
 /** Statuses whose responses never have a body (Fetch's null body statuses). */
@@ -65,9 +67,9 @@ export async function respond(options: RespondOptions): Promise<Response> {
 }
 
 async function answer(options: RespondOptions): Promise<Response> {
-  const { entry, request, produced, lease } = options;
+  const { entry, request, produced, lease, clock } = options;
   const meta = readMeta(entry);
-  const now = Date.now();
+  const now = clock();
   const headers = new Headers(meta.headers as [string, string][]);
   for (const [name, value] of options.unshared ?? []) {
     headers.append(name, value);
@@ -80,13 +82,13 @@ async function answer(options: RespondOptions): Promise<Response> {
   if (age !== undefined && (!produced || (meta.age ?? 0) > 0)) {
     headers.set("age", String(age));
   }
-  const reply = new Reply({ entry, request, meta, headers, lease });
+  const reply = new Reply({ entry, request, meta, headers, lease, now });
   // RFC 9110 13.2.1: preconditions and ranges are for a 2xx representation.
   if (meta.status < 200 || meta.status > 299) return reply.whole();
 
   if (!headers.has("etag")) headers.set("etag", strongETag(entry.id));
   const own = parseHttpDate(headers.get("last-modified"));
-  const lastModified = own ?? defaultLastModified(headers, meta);
+  const lastModified = own ?? defaultLastModified(headers, meta, now);
   if (!headers.has("last-modified") && lastModified !== undefined) {
     headers.set("last-modified", formatHttpDate(lastModified));
   }
@@ -122,6 +124,8 @@ interface ReplyOptions {
   /** The response headers so far; the reply adds its own. */
   readonly headers: Headers;
   readonly lease: Lease;
+  /** When the response is made, by the cache's clock. */
+  readonly now: number;
 }
 
 /** The ways one request can be answered from its entry. */
@@ -132,6 +136,7 @@ class Reply {
   readonly #headers: Headers;
   readonly #lease: Lease;
   readonly #head: boolean;
+  readonly #now: number;
 
   constructor(options: ReplyOptions) {
     this.#entry = options.entry;
@@ -140,6 +145,7 @@ class Reply {
     this.#headers = options.headers;
     this.#lease = options.lease;
     this.#head = options.request.method === "HEAD";
+    this.#now = options.now;
   }
 
   /** The whole representation, with its stored status. */
@@ -177,7 +183,7 @@ class Reply {
       const value = this.#headers.get(name);
       if (value !== null) kept.set(name, value);
     }
-    if (status !== 304) kept.set("date", formatHttpDate(Date.now())); // the cache's own message
+    if (status !== 304) kept.set("date", formatHttpDate(this.#now)); // the cache's own message
     if (status === 416) kept.set("content-range", `bytes */${total}`);
     return new Response(null, { status, headers: kept });
   }
@@ -265,9 +271,10 @@ function strongETag(id: string): string {
 function defaultLastModified(
   headers: Headers,
   meta: HttpMeta,
+  now: number,
 ): number | undefined {
   const date = parseHttpDate(headers.get("date"));
-  if (date !== undefined && date <= (meta.created ?? Date.now())) {
+  if (date !== undefined && date <= (meta.created ?? now)) {
     return date;
   }
   return meta.created === undefined

@@ -7,18 +7,19 @@
 
 import type { Entry } from "../entry.ts";
 import type { StreamCache } from "../stream_cache.ts";
+import type { CacheStatus } from "../stream_cache_options.ts";
 import { describeValue } from "../_validate.ts";
 import { parseCacheControl } from "./_cache_control.ts";
 import { hasCredentials, sharedWithCredentials } from "./_credentials.ts";
-import { takeBody } from "./_handler_body.ts";
-import { handlerRequest } from "./_handler_request.ts";
 import { headBody } from "./_head.ts";
 import { formatHttpDate } from "./_http_date.ts";
 import { invalidatedUrls } from "./_invalidation.ts";
-import { readMeta, toMeta } from "./_meta.ts";
-import { isCacheable, mustNotStore } from "./_policy.ts";
+import { type HttpMeta, readMeta } from "./_meta.ts";
+import { isCacheable } from "./_policy.ts";
+import { Production, Uncacheable } from "./_production.ts";
 import { respond } from "./_respond.ts";
 import { NO_LEASE, UnreadWatch } from "./_unread_watch.ts";
+import { acceptEncodingVariant, variantKey } from "./_vary.ts";
 
 /**
  * A fetch-style request handler, as `Deno.serve`, `Bun.serve`, Hono and service workers use.
@@ -68,15 +69,18 @@ export interface CachedOptions {
   /**
    * The cache key of a GET or HEAD request, or `undefined` to pass the
    * request through uncached. The default is the URL without its fragment:
-   * the same for GET and HEAD, and for every request header (`Vary` is not
-   * supported). After an unsafe request (POST, PUT, …) succeeds, the key
-   * that a GET of its URL with the same headers would have is invalidated.
+   * the same for GET and HEAD, and for every request header (a response
+   * with `Vary: Accept-Encoding` keeps a variant per normalised
+   * `Accept-Encoding` under keys derived from this one). After an unsafe
+   * request (POST, PUT, …) succeeds, the key that a GET of its URL with the
+   * same headers would have is invalidated.
    */
   key?: (request: Request) => string | undefined;
   /**
    * Whether a handler's response may be stored. The default keeps `200`
    * responses without `Cache-Control: no-store`, `no-cache` or `private`,
-   * `Set-Cookie` or `Vary`. Whatever it says, `no-store`, `no-cache`
+   * `Set-Cookie`, or a `Vary` other than `Accept-Encoding`. Whatever it
+   * says, `no-store`, `no-cache`
    * (without field names), 206 and 304 are never stored, nor `private` in a
    * shared cache. Responses that are not stored go to their requester
    * untouched.
@@ -105,11 +109,24 @@ export interface CachedOptions {
    * log, count or export metrics. Errors it throws are not caught.
    */
   onServe?: (event: ServeEvent) => void;
+  /**
+   * The freshness lifetime, in ms from its arrival, of a stored response
+   * that gives none (no `s-maxage`, `max-age` nor `Expires`; heuristic
+   * freshness is not computed). Without it, such a response is fresh as
+   * long as the cache's own `ttl` and `maxAge` allow (forever, without
+   * them). A response's own freshness always wins over it and over the
+   * cache's `maxAge`.
+   */
+  defaultTtl?: number;
 }
 
 /**
  * How one request was served: `miss` (its handler call made the entry),
- * `join` (it read an entry still being generated), `hit` (a complete entry),
+ * `join` (it read an entry still being generated), `hit` (a complete, fresh
+ * entry), `stale` (a stale entry, served at once within
+ * `stale-while-revalidate` while one refresh runs, or within
+ * `stale-if-error` because the refresh failed), `revalidated` (its
+ * conditional request to the handler got a 304: the stored body, freshened),
  * `uncacheable` (the response was not storable and went through), or
  * `bypass` (the cache neither served nor stored it: another method, `key`
  * said so, credentials that the stored response may not serve, or a 504 for
@@ -123,17 +140,24 @@ export interface CachedOptions {
  * import assert from "node:assert/strict";
  *
  * const counts: Record<ServeOutcome, number> = {
- *   miss: 0, join: 0, hit: 0, uncacheable: 0, bypass: 0,
+ *   miss: 0, join: 0, hit: 0, stale: 0, revalidated: 0, uncacheable: 0, bypass: 0,
  * };
  * await using cache = new StreamCache();
  * const handler = cached(() => new Response("ok"), { cache, onServe: ({ outcome }) => counts[outcome]++ });
  * for (const method of ["GET", "GET", "POST"]) {
  *   await (await handler(new Request("http://localhost/", { method }))).text();
  * }
- * assert.deepEqual(counts, { miss: 1, join: 0, hit: 1, uncacheable: 0, bypass: 1 });
+ * assert.deepEqual(counts, { miss: 1, join: 0, hit: 1, stale: 0, revalidated: 0, uncacheable: 0, bypass: 1 });
  * ```
  */
-export type ServeOutcome = "miss" | "join" | "hit" | "uncacheable" | "bypass";
+export type ServeOutcome =
+  | "miss"
+  | "join"
+  | "hit"
+  | "stale"
+  | "revalidated"
+  | "uncacheable"
+  | "bypass";
 
 /**
  * What {@linkcode CachedOptions.onServe} is told about a request.
@@ -163,18 +187,8 @@ export interface ServeEvent {
   readonly key: string | undefined;
   /** How it was served. */
   readonly outcome: ServeOutcome;
-  /** The entry it was served from, for `miss`, `join` and `hit`. */
+  /** The entry it was served from, for `miss`, `join`, `hit`, `stale` and `revalidated`. */
   readonly entry: Entry | undefined;
-}
-
-/** Thrown out of the producer to hand an uncacheable response to its requester. */
-class Uncacheable extends Error {
-  override readonly name = "Uncacheable";
-  readonly response: Response;
-  constructor(response: Response) {
-    super("The handler's response may not be stored");
-    this.response = response;
-  }
 }
 
 /**
@@ -246,6 +260,7 @@ export function cached(
     shared = true,
     abortWhenUnread = false,
     onServe,
+    defaultTtl,
   } = options ?? {};
   if (typeof cache?.getOrCreate !== "function") {
     throw new TypeError(
@@ -254,7 +269,21 @@ export function cached(
       }`,
     );
   }
+  if (defaultTtl !== undefined && typeof defaultTtl !== "number") {
+    throw new TypeError(
+      `Cannot wrap handler: defaultTtl must be a number: received ${
+        describeValue(defaultTtl)
+      }`,
+    );
+  }
+  if (defaultTtl !== undefined && !(defaultTtl >= 0)) {
+    throw new RangeError(
+      `Cannot wrap handler: defaultTtl must be a non-negative number of milliseconds: received ${defaultTtl}`,
+    );
+  }
   const watch = abortWhenUnread ? new UnreadWatch() : undefined;
+  const clock = () => cache.now();
+  const productions = { cache, handler, shouldCache, shared, defaultTtl };
 
   /** RFC 9111 4.4: a non-error response to an unsafe method invalidates. */
   async function invalidate(request: Request, response: Response) {
@@ -281,69 +310,91 @@ export function cached(
     const mayServe = (entry: Entry) =>
       !credentialed ||
       sharedWithCredentials(storedField(entry, "cache-control"));
+    const variant = acceptEncodingVariant(
+      request.headers.get("accept-encoding"),
+    );
+    /** The key of this request's variant, if `entry` is another one. */
+    const otherVariant = (entry: Entry) => {
+      const stored = (entry.meta as HttpMeta | undefined)?.variant;
+      return stored === undefined || stored === variant
+        ? undefined
+        : variantKey(cacheKey, entry.id, variant);
+    };
 
     const control = parseCacheControl(request.headers.get("cache-control"));
     if (control.has("only-if-cached")) {
       // RFC 9111 5.2.1.7: a complete stored response, or 504.
-      const entry = await cache.get(cacheKey);
+      let entry = await cache.get(cacheKey);
+      const other = entry && otherVariant(entry);
+      if (other !== undefined) entry = await cache.get(other);
       if (!entry?.complete || !mayServe(entry)) {
         report("bypass");
         return new Response(null, {
           status: 504,
-          headers: { date: formatHttpDate(Date.now()) },
+          headers: { date: formatHttpDate(clock()) },
         });
       }
       report("hit", entry);
       const lease = watch?.admit(entry) ?? NO_LEASE;
-      return await respond({ entry, request, produced: false, lease });
+      return await respond({ entry, request, produced: false, lease, clock });
     }
 
-    let produced = false;
-    let stop: ((reason: unknown) => void) | undefined;
-    let unshared: readonly (readonly [string, string])[] = [];
-    let entry: Entry;
-    try {
-      entry = await cache.getOrCreate(cacheKey, async ({ signal }) => {
-        produced = true;
-        const upstream = await handler(handlerRequest(request, signal));
-        if (!(upstream instanceof Response)) {
-          throw new TypeError(
-            `The handler must return a Response: received ${
-              describeValue(upstream)
-            }`,
-          );
-        }
-        if (
-          mustNotStore(upstream, shared) ||
-          !shouldCache(upstream, request) ||
-          (credentialed &&
-            !sharedWithCredentials(upstream.headers.get("cache-control")))
-        ) {
-          throw new Uncacheable(upstream);
-        }
-        const stored = toMeta(upstream, Date.now());
-        const taken = takeBody(upstream, stored.meta.length);
-        stop = taken.stop;
-        unshared = stored.unshared;
-        return { body: taken.body, meta: stored.meta };
+    const mine: Production[] = [];
+    /** Gets the entry of `key`, making or refreshing it with this request. */
+    const serve = async (key: string) => {
+      const production = new Production(
+        productions,
+        request,
+        key,
+        credentialed,
+      );
+      mine.push(production);
+      const status: CacheStatus = {};
+      const entry = await cache.getOrCreate(key, production.produce, {
+        status,
       });
+      if (status.outcome === "stale") production.detach();
+      const outcome: ServeOutcome = status.outcome === "miss"
+        ? production.revalidated ? "revalidated" : "miss"
+        : status.outcome!;
+      return { entry, outcome, production };
+    };
+    let served: Awaited<ReturnType<typeof serve>>;
+    try {
+      served = await serve(cacheKey);
+      // RFC 9111 4.1: a response that varies by Accept-Encoding serves
+      // requests with the same one; others get their own variant.
+      const other = otherVariant(served.entry);
+      if (other !== undefined) served = await serve(other);
     } catch (error) {
       if (!(error instanceof Uncacheable)) throw error;
       report("uncacheable");
       // The requester whose handler call made it gets that response; requests
       // that waited for it make their own.
-      if (!produced) return await handler(request);
+      const own = mine.some((production) => production.refused === error);
+      if (!own) return await handler(request);
       return passThrough(error.response, request);
     }
+    const { entry, outcome, production } = served;
+    const produced = outcome === "miss" || outcome === "revalidated";
     if (!produced && !mayServe(entry)) {
       // Another user's response, not marked as shareable: not for this one.
       report("bypass");
       return await handler(request);
     }
-    if (stop) watch?.register(entry, stop);
-    report(produced ? "miss" : entry.complete ? "hit" : "join", entry);
+    if (outcome === "miss" && production.stop) {
+      watch?.register(entry, production.stop);
+    }
+    report(outcome, entry);
     const lease = watch?.admit(entry) ?? NO_LEASE;
-    return await respond({ entry, request, produced, lease, unshared });
+    return await respond({
+      entry,
+      request,
+      produced,
+      lease,
+      unshared: produced ? production.unshared : [],
+      clock,
+    });
   };
 }
 
