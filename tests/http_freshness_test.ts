@@ -102,7 +102,8 @@ describe("cached(): freshness lifetime (RFC 9111 §4.2)", () => {
 
   it("Expires − Date is the lifetime without max-age; an invalid Expires is already stale (RFC 9111 §4.2.1, §5.3)", () =>
     withClock({}, async (cache, time) => {
-      const expires = new Date(START + 60_000).toUTCString();
+      // Also in the wrong case, which is unambiguous.
+      const expires = new Date(START + 60_000).toUTCString().toUpperCase();
       const dated = versioned(() => ({ date: HTTP_START, expires }));
       const serve = cached(dated.handler, { cache });
       assert.equal(await text(serve(get())), "v1");
@@ -199,6 +200,48 @@ describe("cached(): freshness lifetime (RFC 9111 §4.2)", () => {
       await cache.close();
     }
   });
+});
+
+describe("cached(): targeted fields (RFC 9213)", () => {
+  it("a targeted CDN-Cache-Control replaces Cache-Control and Expires for this cache; an invalid one is ignored", () =>
+    withClock({}, async (cache, time) => {
+      const cases: [string, Record<string, string>, string][] = [
+        // [what, response headers, second response after 100 s]
+        ["long CDN max-age", {
+          "cdn-cache-control": "max-age=3600",
+          "cache-control": "max-age=1",
+          expires: "0",
+        }, "v1"],
+        ["CDN no-store", {
+          "cdn-cache-control": "no-store",
+          "cache-control": "max-age=3600",
+        }, "v2"],
+        ["invalid structured field", {
+          "cdn-cache-control": 'max-age="3600"',
+          "cache-control": "max-age=1",
+        }, "v2"],
+      ];
+      for (const [what, headers, second] of cases) {
+        const origin = versioned(() => headers);
+        const serve = cached(origin.handler, {
+          cache,
+          targets: ["CDN-Cache-Control"],
+        });
+        const url = `http://example.test/${encodeURIComponent(what)}`;
+        assert.equal(await text(serve(get(url))), "v1");
+        time.advance(100);
+        assert.equal(await text(serve(get(url))), second, what);
+      }
+      // Without targets, Cache-Control alone counts.
+      const origin = versioned(() => ({
+        "cdn-cache-control": "max-age=3600",
+        "cache-control": "max-age=1",
+      }));
+      const serve = cached(origin.handler, { cache });
+      assert.equal(await text(serve(get())), "v1");
+      time.advance(100);
+      assert.equal(await text(serve(get())), "v2");
+    }));
 });
 
 describe("cached(): serving stale (RFC 5861, RFC 9111 §4.2.4)", () => {

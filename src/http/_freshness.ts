@@ -15,12 +15,14 @@
 //   serving it stale: then both windows are 0, whatever the cache's defaults.
 // - A response without explicit freshness gets `defaultTtl` if given, else
 //   the cache's own lifetime (heuristic freshness, 4.2.2, is not computed).
+// - A targeted field (RFC 9213) that the cache obeys replaces Cache-Control
+//   and Expires.
 
 import type { EntryLifetime } from "../store.ts";
 import type { Directives } from "./_cache_control.ts";
-import { parseCacheControl } from "./_cache_control.ts";
 import { initialAge } from "./_age.ts";
 import { parseHttpDate } from "./_http_date.ts";
+import { governingDirectives } from "./_targeted.ts";
 
 /** RFC 9111 1.2.2: a delta-seconds too large to represent is this. */
 const MAX_DELTA = 2_147_483_648;
@@ -35,6 +37,8 @@ export interface FreshnessOptions {
   readonly now: number;
   /** The freshness lifetime (ms) of a response that gives none. */
   readonly defaultTtl: number | undefined;
+  /** The targeted fields (RFC 9213) the cache obeys. */
+  readonly targets: readonly string[];
 }
 
 /**
@@ -58,16 +62,33 @@ export function freshnessLifetime(
   control: Directives,
   shared: boolean,
   now: number,
+  withExpires = true,
 ): number | undefined {
   const sMaxAge = shared ? deltaSeconds(control.get("s-maxage")) : undefined;
   const maxAge = sMaxAge ?? deltaSeconds(control.get("max-age"));
   if (maxAge !== undefined) return maxAge === "invalid" ? 0 : maxAge;
-  const expires = headers.get("expires");
+  const expires = withExpires ? headers.get("expires") : null;
   if (expires === null) return undefined;
-  const expiresAt = parseHttpDate(expires);
+  const expiresAt = parseExpires(expires);
   if (expiresAt === undefined) return 0; // 5.3: an invalid date is in the past
   const date = parseHttpDate(headers.get("date")) ?? now;
   return Math.max(0, Math.floor((expiresAt - date) / 1000));
+}
+
+/**
+ * An Expires date (RFC 9111 5.3): an HTTP-date, also in the wrong case
+ * (`THU, 18 AUG 2050 02:01:18 gmt`), which is unambiguous.
+ */
+function parseExpires(value: string): number | undefined {
+  return parseHttpDate(value) ?? parseHttpDate(
+    value.replace(
+      /[A-Za-z]+/g,
+      (word) =>
+        word.toUpperCase() === "GMT"
+          ? "GMT"
+          : word[0]!.toUpperCase() + word.slice(1).toLowerCase(),
+    ),
+  );
 }
 
 /** Whether the response may never be served stale (RFC 9111 4.2.4). */
@@ -85,10 +106,13 @@ export function entryLifetime(
   headers: Headers,
   options: FreshnessOptions,
 ): EntryLifetime {
-  const { shared, now, defaultTtl } = options;
-  const control = parseCacheControl(headers.get("cache-control"));
+  const { shared, now, defaultTtl, targets } = options;
+  const { directives: control, targeted } = governingDirectives(
+    headers,
+    targets,
+  );
   const lifetime: Mutable<EntryLifetime> = {};
-  const fresh = freshnessLifetime(headers, control, shared, now);
+  const fresh = freshnessLifetime(headers, control, shared, now, !targeted);
   if (fresh !== undefined) {
     lifetime.maxAge = Math.max(0, fresh - initialAge(headers, now)) * 1000;
   } else if (defaultTtl !== undefined) {

@@ -1,7 +1,8 @@
 // Which responses may be stored: the default `shouldCache`, and the rules of
 // RFC 9111 that hold whatever `shouldCache` says.
 
-import { listedFields, parseCacheControl } from "./_cache_control.ts";
+import { listedFields } from "./_cache_control.ts";
+import { governingDirectives } from "./_targeted.ts";
 import { varyKind } from "./_vary.ts";
 
 /**
@@ -13,9 +14,12 @@ import { varyKind } from "./_vary.ts";
  * variant is stored apart; a response that varies by another field, or by
  * `*`, passes through).
  */
-export function isCacheable(response: Response): boolean {
+export function isCacheable(
+  response: Response,
+  targets: readonly string[] = [],
+): boolean {
   if (response.status !== 200) return false;
-  const control = parseCacheControl(response.headers.get("cache-control"));
+  const control = governingDirectives(response.headers, targets).directives;
   if (
     control.has("no-store") || control.get("no-cache") === true ||
     control.get("private") === true
@@ -42,9 +46,13 @@ export function isCacheable(response: Response): boolean {
  * - 206 and 304 are not whole representations (the handler never gets a
  *   Range or a condition, so it should not make them).
  */
-export function mustNotStore(response: Response, shared: boolean): boolean {
+export function mustNotStore(
+  response: Response,
+  shared: boolean,
+  targets: readonly string[] = [],
+): boolean {
   if (response.status === 206 || response.status === 304) return true;
-  const control = parseCacheControl(response.headers.get("cache-control"));
+  const control = governingDirectives(response.headers, targets).directives;
   return control.has("no-store") || control.get("no-cache") === true ||
     (shared && control.get("private") === true);
 }

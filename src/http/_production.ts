@@ -29,6 +29,8 @@ export interface ProductionOptions {
   readonly shouldCache: (response: Response, request: Request) => boolean;
   readonly shared: boolean;
   readonly defaultTtl: number | undefined;
+  /** The targeted fields (RFC 9213) the cache obeys. */
+  readonly targets: readonly string[];
 }
 
 /** Thrown out of the producer to hand an uncacheable response to its requester. */
@@ -80,7 +82,7 @@ export class Production {
 
   /** The producer to give `getOrCreate`. */
   readonly produce: Producer = async ({ signal, stale }: ProducerContext) => {
-    const { cache, shouldCache, shared, defaultTtl } = this.#options;
+    const { cache, shouldCache, shared, targets } = this.#options;
     const request = this.#request;
     const variant = acceptEncodingVariant(
       request.headers.get("accept-encoding"),
@@ -99,7 +101,7 @@ export class Production {
       if (revalidated) return revalidated;
       upstream = await this.#call(signal, []); // 4.3.4: not the stored one
     }
-    const refusedByResponse = mustNotStore(upstream, shared) ||
+    const refusedByResponse = mustNotStore(upstream, shared, targets) ||
       !shouldCache(upstream, request);
     if (
       refusedByResponse ||
@@ -126,7 +128,7 @@ export class Production {
     return {
       body: taken.body,
       meta: stored.meta,
-      ...entryLifetime(upstream.headers, { shared, now, defaultTtl }),
+      ...entryLifetime(upstream.headers, { ...this.#options, now }),
     };
   };
 
@@ -158,14 +160,15 @@ export class Production {
     previous: HttpMeta,
     notModified: Response,
   ): ProducedEntry | undefined {
-    const { cache, shouldCache, shared, defaultTtl } = this.#options;
+    const { cache, shouldCache, shared, targets } = this.#options;
     if (!selectsStored(previous, notModified)) return undefined;
     const now = cache.now();
     const stored = freshened(previous, notModified, now);
     const headers = new Headers(stored.meta.headers as [string, string][]);
     const updated = new Response(null, { status: previous.status, headers });
     if (
-      mustNotStore(updated, shared) || !shouldCache(updated, this.#request)
+      mustNotStore(updated, shared, targets) ||
+      !shouldCache(updated, this.#request)
     ) {
       return undefined;
     }
@@ -176,7 +179,7 @@ export class Production {
     return {
       body: stale.readable(),
       meta: { ...stored.meta, length: stale.size },
-      ...entryLifetime(headers, { shared, now, defaultTtl }),
+      ...entryLifetime(headers, { ...this.#options, now }),
     };
   }
 }

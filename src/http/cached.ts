@@ -118,6 +118,16 @@ export interface CachedOptions {
    * cache's `maxAge`.
    */
   defaultTtl?: number;
+  /**
+   * The targeted cache-control fields (RFC 9213) this cache obeys, first
+   * match wins, e.g. `["cdn-cache-control"]` for a cache that acts as the
+   * application's CDN. A response's first such field that holds a valid
+   * directive replaces its `Cache-Control` and `Expires` for this cache:
+   * freshness, stale windows, `no-store`, `no-cache` and `private`.
+   *
+   * @default {[]}
+   */
+  targets?: readonly string[];
 }
 
 /**
@@ -256,11 +266,11 @@ export function cached(
   const {
     cache,
     key = defaultKey,
-    shouldCache = isCacheable,
     shared = true,
     abortWhenUnread = false,
     onServe,
     defaultTtl,
+    targets = [],
   } = options ?? {};
   if (typeof cache?.getOrCreate !== "function") {
     throw new TypeError(
@@ -281,9 +291,29 @@ export function cached(
       `Cannot wrap handler: defaultTtl must be a non-negative number of milliseconds: received ${defaultTtl}`,
     );
   }
+  if (
+    !Array.isArray(targets) ||
+    !targets.every((name) => typeof name === "string")
+  ) {
+    throw new TypeError(
+      `Cannot wrap handler: targets must be an array of field names: received ${
+        describeValue(targets)
+      }`,
+    );
+  }
+  const targeted = targets.map((name) => name.toLowerCase());
+  const shouldCache = options.shouldCache ??
+    ((response: Response) => isCacheable(response, targeted));
   const watch = abortWhenUnread ? new UnreadWatch() : undefined;
   const clock = () => cache.now();
-  const productions = { cache, handler, shouldCache, shared, defaultTtl };
+  const productions = {
+    cache,
+    handler,
+    shouldCache,
+    shared,
+    defaultTtl,
+    targets: targeted,
+  };
 
   /** RFC 9111 4.4: a non-error response to an unsafe method invalidates. */
   async function invalidate(request: Request, response: Response) {
