@@ -64,8 +64,10 @@ async function forward(request: Request): Promise<Response> {
   }
 }
 
-const cache = new StreamCache();
-const handler = cached(forward, { cache });
+// A proxy keeps stale responses a day to revalidate them with the upstream,
+// and obeys CDN-Cache-Control (RFC 9213), as a CDN does.
+const cache = new StreamCache({ keepStale: 86_400_000 });
+const handler = cached(forward, { cache, targets: ["cdn-cache-control"] });
 Deno.serve({
   hostname: "127.0.0.1",
   port: Number(values.port),
