@@ -5,6 +5,8 @@
  * | outcome       | `Cache-Status`                                   |
  * | ------------- | ------------------------------------------------ |
  * | `hit`         | `streamcache; hit`                               |
+ * | `stale`       | `streamcache; hit; detail=stale`                 |
+ * | `revalidated` | `streamcache; fwd=stale; fwd-status=304`         |
  * | `miss`        | `streamcache; fwd=miss` (this request generated) |
  * | `join`        | `streamcache; fwd=miss; collapsed`               |
  * | `uncacheable` | `streamcache; fwd=miss; detail=uncacheable`      |
@@ -32,6 +34,11 @@ export function cacheStatus(outcome: ServeOutcome | undefined): string {
   switch (outcome) {
     case "hit":
       return `${CACHE_NAME}; hit`;
+    case "stale":
+      // Served stored, past its freshness (stale-while-revalidate/-if-error).
+      return `${CACHE_NAME}; hit; detail=stale`;
+    case "revalidated":
+      return `${CACHE_NAME}; fwd=stale; fwd-status=304`; // RFC 9211 §2.2
     case "miss":
       return `${CACHE_NAME}; fwd=miss`;
     case "join":
