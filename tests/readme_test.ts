@@ -43,6 +43,15 @@ const OUTPUT: Record<string, string> = {
     "first run: made, 25 B\nafter a restart: from disk, 25 B\n",
   "examples/bounded_cache.ts":
     "evicted a.csv (100 B, bytes)\n2 entries, 200 B\n",
+  "examples/http_cache_control.ts": [
+    "miss, age -: prices v1 (1 handler calls)",
+    "hit, age 30: prices v1 (1 handler calls)",
+    "stale, age 90: prices v1 (2 handler calls)",
+    "hit, age 0: prices v1 (2 handler calls)",
+    "miss, age -: prices v2 (3 handler calls)",
+    "revalidated, age -: prices v2 (4 handler calls)",
+    "",
+  ].join("\n"),
 };
 
 /** Node 20 runs the tsc build and cannot run TypeScript. */
