@@ -534,6 +534,68 @@ describe("cached(): revalidation (RFC 9111 §4.3)", () => {
       assert.deepEqual(outcomes, ["miss", "hit", "miss", "hit"]);
     }));
 
+  it("a stale-while-revalidate refresh is conditional too: a 304 freshens the entry in the background (RFC 5861 §3, RFC 9111 §4.3.4)", () =>
+    withClock({}, async (cache, time) => {
+      const calls: Request[] = [];
+      const handler: Handler = (request) => {
+        calls.push(request);
+        const headers = {
+          etag: '"same"',
+          "cache-control": "max-age=10, stale-while-revalidate=60",
+        };
+        return request.headers.get("if-none-match") === '"same"'
+          ? new Response(null, { status: 304, headers })
+          : new Response("stored body", { headers });
+      };
+      const { serve, outcomes } = serving(handler, { cache });
+      await text(serve(get()));
+      time.advance(11);
+      const committed = next(cache, "commit");
+      assert.equal(await text(serve(get())), "stored body");
+      await committed;
+      assert.equal(calls[1]!.headers.get("if-none-match"), '"same"');
+      time.advance(9); // fresh again: counted from the 304
+      const hit = await serve(get());
+      assert.equal(hit.headers.get("age"), "9");
+      assert.equal(await hit.text(), "stored body");
+      assert.deepEqual(outcomes, ["miss", "stale", "hit"]);
+      assert.equal(calls.length, 2);
+    }));
+
+  it("a 304 for another ETag gets an unconditional request; a refresh answered with a response that may not be stored deletes the entry (RFC 9111 §4.3.3, §4.3.4)", () =>
+    withClock({ keepStale: 86_400_000 }, async (cache, time) => {
+      const calls: Request[] = [];
+      let mode: "other 304" | "404" | undefined;
+      const handler: Handler = (request) => {
+        calls.push(request);
+        const conditional = request.headers.has("if-none-match");
+        if (mode === "other 304" && conditional) {
+          return new Response(null, {
+            status: 304,
+            headers: { etag: '"other"' },
+          });
+        }
+        if (mode === "404") return new Response("gone", { status: 404 });
+        return new Response(`v${calls.length}`, {
+          headers: { etag: `"v${calls.length}"`, "cache-control": "max-age=1" },
+        });
+      };
+      const { serve, outcomes } = serving(handler, { cache });
+      assert.equal(await text(serve(get())), "v1");
+      time.advance(2);
+      mode = "other 304";
+      assert.equal(await text(serve(get())), "v3");
+      assert.equal(calls[1]!.headers.get("if-none-match"), '"v1"');
+      assert.equal(calls[2]!.headers.get("if-none-match"), null);
+      time.advance(2);
+      mode = "404";
+      const gone = await serve(get());
+      assert.equal(gone.status, 404);
+      assert.equal(await gone.text(), "gone");
+      assert.equal(await cache.has(URL_A), false);
+      assert.deepEqual(outcomes, ["miss", "miss", "uncacheable"]);
+    }));
+
   it("without keepStale an expired entry is gone: the next request is a plain miss", () =>
     withClock({}, async (cache, time) => {
       const origin = versioned(() => ({
