@@ -9,8 +9,9 @@
  * join  200 GET /downloads/big.csv 65536 B  headers 0.5 ms  total 120.3 ms (client disconnected)
  * ```
  *
- * The first word is how the cache served it (`miss`, `join`, `hit`,
- * `uncacheable`, `bypass`) or `-` for pages and errors that are not cached.
+ * The first word is how the cache served it (`miss`, `join`, `hit`, `stale`,
+ * `revalidated`, `uncacheable`, `bypass`) or `-` for pages and errors that are
+ * not cached.
  * Headers is the time until the handler returned the response, total until
  * its body ended; bytes are the body bytes handed to the server.
  *
