@@ -21,4 +21,6 @@ export const SERVER_ONLY = ["./fs"];
  *
  * @type {Record<string, Record<string, string>>}
  */
-export const PEERS = {};
+export const PEERS = {
+  "./idb": { "idb-keyval": "^6.2.0" },
+};
