@@ -4,7 +4,8 @@
 //
 // In a temporary directory it installs the tarball as a consumer would
 // (`npm install x.tgz --offline`: the package has no dependencies, so no
-// registry is asked), then, for every subpath of the installed package's
+// registry is asked; the optional peers and fake-indexeddb the probes need
+// come from npm's cache, at the project's versions), then, for every subpath of the installed package's
 // exports map, runs that subpath's probe below: a small program that does
 // real work through the public API and throws if the result is wrong.
 //   node20, node22, node24   the probes as plain Node ESM (.mjs)
@@ -34,7 +35,11 @@ import process from "node:process";
 import { BIN, exec, must, pool, ROOT } from "./_exec.mjs";
 import { ensureNodes, nodeBin, NODES } from "./_nodes.mjs";
 import { summary } from "./_results.mjs";
-import { BROWSER_SAFE, SERVER_ONLY } from "../tests/package/subpaths.mjs";
+import {
+  BROWSER_SAFE,
+  PEERS,
+  SERVER_ONLY,
+} from "../tests/package/subpaths.mjs";
 
 // ---- the probes -----------------------------------------------------------
 // One per subpath, in the common ground of JavaScript and TypeScript (they
@@ -114,7 +119,40 @@ expect(await part.text() === "report", "the range");
 expect(runs === 1, \`the handler ran \${runs} times\`);
 await cache.close();
 `,
+  // An entry written to IndexedDB (fake-indexeddb's, outside a browser) is
+  // served from there by a new cache.
+  "./idb": `import "fake-indexeddb/auto";
+import { StreamCache } from "streamcache";
+import { IndexedDbStore } from "streamcache/idb";
+${EXPECT}
+const store = () => new IndexedDbStore({ name: "smoke", chunkSize: 4 });
+const first = new StreamCache({ store: store() });
+const entry = await first.getOrCreate(
+  "a/b?c",
+  () => new TextEncoder().encode("in IndexedDB"),
+);
+expect(await entry.done === 12, "the entry was written");
+await first.close();
+const second = new StreamCache({ store: store() });
+const hit = await second.getOrCreate("a/b?c", () => {
+  throw new Error("the entry should come from IndexedDB");
+});
+const text = await new Response(hit.readable()).text();
+expect(text === "in IndexedDB", \`read back \${text}\`);
+await second.close();
+`,
 };
+/**
+ * What the probes need besides the package: its optional peers (PEERS in
+ * tests/package/subpaths.mjs) and an IndexedDB outside the browser, at the
+ * project's versions, installed from npm's cache as a consumer would.
+ */
+const PROBE_DEPS = [
+  ...new Set([
+    ...Object.values(PEERS).flatMap((peers) => Object.keys(peers)),
+    "fake-indexeddb",
+  ]),
+];
 
 // ---- running --------------------------------------------------------------
 const results = { passed: 0, failed: 0 };
@@ -151,6 +189,9 @@ function writeProbes(app, subpaths) {
     const npm = text.replace(/from "([^"]+)"/g, (whole, spec) => {
       const ours = spec === NAME || spec.startsWith(`${NAME}/`);
       return ours ? `from "npm:${spec}"` : whole;
+    }).replace(/import "([^".][^"]*)"/g, (whole, spec) => {
+      const ours = PROBE_DEPS.some((dep) => spec.startsWith(dep));
+      return ours ? `import "npm:${spec}"` : whole;
     });
     write(`${probe(sub)}.deno.mjs`, npm);
   }
@@ -271,7 +312,19 @@ try {
   fs.mkdirSync(app);
   const consumer = { name: "smoke", private: true, type: "module" };
   fs.writeFileSync(join(app, "package.json"), JSON.stringify(consumer));
-  const install = ["install", tgz, "--offline", "--no-audit", "--no-fund"];
+  const { dependencies = {}, devDependencies = {} } = JSON.parse(
+    fs.readFileSync(join(ROOT, "package.json")),
+  );
+  const versions = { ...devDependencies, ...dependencies };
+  const deps = PROBE_DEPS.map((dep) => `${dep}@${versions[dep]}`);
+  const install = [
+    "install",
+    tgz,
+    ...deps,
+    "--offline",
+    "--no-audit",
+    "--no-fund",
+  ];
   await checks([[
     "npm install (offline)",
     () => must("npm", install, { cwd: app }),
