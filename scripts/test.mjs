@@ -15,6 +15,9 @@
 //   bun      bun test ./tests/**/*_test.ts (not tests/deno/)
 //   node22   node --test tests/**/*_test.ts (Node strips the types itself)
 //   node24   the same on Node 24
+//   chromium scripts/chromium.mjs: tests/browser/ pages (the conformance
+//            suite over IndexedDB, the service-worker scenarios) in headless
+//            Debian chromium through playwright-core (one test per test)
 //   check, fmt, lint, doc-lint, publish: deno check mod.ts src tests
 //            npm-build.ts, deno fmt --check, deno lint, deno doc --lint
 //            <every export>, deno publish --dry-run --allow-dirty (one each)
@@ -180,6 +183,12 @@ const STEPS = {
   bun: { run: tests("bun", testFiles) },
   node22: { nodes: ["node22"], run: tests("node22", testFiles) },
   node24: { nodes: ["node24"], run: tests("node24", testFiles) },
+  chromium: {
+    run: async () => {
+      const r = await exec(process.execPath, ["scripts/chromium.mjs"]);
+      return suite({ ...r, counts: ownCounts(r.out) });
+    },
+  },
   "npm-node20": { nodes: ["node20"], run: npmTests("node20") },
   "npm-node22": { nodes: ["node22"], run: npmTests("node22") },
   "npm-node24": { nodes: ["node24"], run: npmTests("node24") },
