@@ -18,15 +18,16 @@ const TYPES = {
  * Serves `dir` on 127.0.0.1 (port 0: any free one, unless given).
  *
  * @param {string} dir
- * @param {{ port?: number, routes?: Record<string, (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void> }} [options]
- *   `routes`: handlers by path, tried before the files.
+ * @param {{ port?: number, routes?: { prefix: string, route: (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void }[] }} [options]
+ *   `routes`: handlers of the paths that start with their prefix, tried
+ *   before the files.
  * @returns {Promise<{ origin: string, close(): Promise<void> }>}
  */
-export function serve(dir, { port = 0, routes = {} } = {}) {
+export function serve(dir, { port = 0, routes = [] } = {}) {
   const server = createServer((req, res) => {
     const { pathname } = new URL(req.url ?? "/", "http://127.0.0.1");
-    const route = routes[pathname];
-    if (route) return route(req, res);
+    const route = routes.find(({ prefix }) => pathname.startsWith(prefix));
+    if (route) return route.route(req, res);
     const file = normalize(join(dir, decodeURIComponent(pathname)));
     if (
       !file.startsWith(dir) || !fs.existsSync(file) ||

@@ -6,8 +6,11 @@
 // helpers resolved to tests/browser/_*.ts), serves them from a static server
 // on 127.0.0.1 (a secure context: IndexedDB, Web Locks and service workers
 // work there), and runs them in headless Chromium driven by playwright-core.
-// Each page reports every test as it ends; each is one line here, and the
-// last line is "N passed, N failed".
+// Each page reports every test as it ends, then the scenarios of
+// scripts/_chromium_scenarios.mjs run (a service worker, two tabs, a
+// browser killed and relaunched, a quota); each test is one line here, and
+// the last line is "N passed, N failed". `--only suites` or `--only
+// scenarios` runs one half.
 //
 // Playwright starts Chromium in a process group of its own, talking to it
 // over a pipe: when this process dies, even by SIGKILL, the pipe closes and
@@ -24,6 +27,7 @@ import { build, stop } from "esbuild";
 import { chromium } from "playwright-core";
 import { ROOT } from "./_exec.mjs";
 import { summary } from "./_results.mjs";
+import { origin as makeOrigin, SCENARIOS } from "./_chromium_scenarios.mjs";
 import { serve } from "./_static_server.mjs";
 
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -36,11 +40,24 @@ const SHIMS = {
   "node:assert": "tests/browser/_assert.ts",
 };
 const STUBS = "tests/browser/_node_stubs.ts";
+const LAUNCH = {
+  executablePath: CHROMIUM,
+  headless: true,
+  // CI runs as root, where Chromium's sandbox cannot start.
+  args: ["--no-sandbox", "--disable-dev-shm-usage"],
+};
 
 /** The pages: each bundles one entry of tests/browser/ into `<name>.js`. */
 const PAGES = [
   { name: "conformance", entry: "tests/browser/conformance_page.ts" },
+  // Driven by the scenarios (scripts/_chromium_scenarios.mjs), not a suite.
+  { name: "scenario", entry: "tests/browser/scenario_page.ts", driven: true },
+  { name: "sw", entry: "tests/browser/service_worker.ts", worker: true },
 ];
+
+/** `--only suites` or `--only scenarios`: one half, while working on it. */
+const onlyAt = process.argv.indexOf("--only");
+const run = (part) => onlyAt < 0 || process.argv[onlyAt + 1] === part;
 
 const results = { passed: 0, failed: 0 };
 
@@ -80,7 +97,8 @@ async function bundle(dir) {
       },
     }],
   });
-  for (const { name } of PAGES) {
+  for (const { name, worker } of PAGES) {
+    if (worker) continue;
     fs.writeFileSync(
       join(dir, `${name}.html`),
       `<!doctype html><meta charset="utf-8"><title>${name}</title>\n` +
@@ -141,15 +159,41 @@ try {
   } finally {
     await stop(); // esbuild's service process
   }
-  server = await serve(dist);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // CI runs as root, where Chromium's sandbox cannot start.
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
-  });
+  const origin = makeOrigin();
+  server = await serve(dist, { routes: [origin.routes] });
+  browser = await chromium.launch(LAUNCH);
   const context = await browser.newContext();
-  for (const page of PAGES) await runPage(context, server.origin, page);
+  for (const page of PAGES) {
+    if (page.worker || page.driven || !run("suites")) continue;
+    await runPage(context, server.origin, page);
+  }
+  await context.close();
+  for (const [name, scenario] of run("scenarios") ? SCENARIOS : []) {
+    const started = performance.now();
+    const notes = [];
+    try {
+      await scenario({
+        browser,
+        server,
+        origin,
+        launch: (profile) => chromium.launchPersistentContext(profile, LAUNCH),
+        report: (note) => notes.push(note),
+      });
+      record({
+        name: `scenarios > ${name}`,
+        status: "pass",
+        ms: performance.now() - started,
+      });
+      for (const note of notes) console.log(`    ${note}`);
+    } catch (error) {
+      record({
+        name: `scenarios > ${name}`,
+        status: "fail",
+        ms: performance.now() - started,
+        error: String(error?.stack ?? error),
+      });
+    }
+  }
 } catch (error) {
   results.failed++;
   console.log(`chromium: FAILED  ${String(error?.stack ?? error).trimEnd()}`);

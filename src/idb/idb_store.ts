@@ -323,10 +323,11 @@ export class IndexedDbStore implements Store {
       name?: unknown;
       message?: unknown;
     };
+    const why = String(message ?? error);
     return new StreamCacheError(
       `Cannot ${action} ${quoteKey(key)} in IndexedDB database ${
         quoteKey(this.#name)
-      }: ${String(name ?? "Error")}: ${String(message ?? error)}`,
+      }: ${String(name ?? "Error")}${why ? `: ${why}` : ""}`,
       { cause: error },
     );
   }

@@ -1,0 +1,195 @@
+// The page of the browser scenarios (scripts/_chromium_scenarios.mjs): what
+// the scenarios do inside the browser, as functions on globalThis that
+// playwright calls with page.evaluate().
+
+import { StreamCache } from "../../mod.ts";
+import { IndexedDbStore } from "../../src/idb/mod.ts";
+
+interface Container {
+  register(
+    url: string,
+    options: { type: "module"; scope: string },
+  ): Promise<unknown>;
+  readonly ready: Promise<unknown>;
+  readonly controller: unknown;
+  addEventListener(type: string, listener: () => void): void;
+}
+
+/** Length and a checksum of a byte sequence. */
+function digest(bytes: Uint8Array): { length: number; sum: number } {
+  let sum = 0;
+  for (const byte of bytes) sum = (sum * 31 + byte) >>> 0;
+  return { length: bytes.length, sum };
+}
+
+async function readAll(response: Response): Promise<Uint8Array> {
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+const scenarios = {
+  /** Registers the service worker and waits until it controls this page. */
+  async registerServiceWorker(): Promise<void> {
+    const container = (globalThis as unknown as {
+      navigator: { serviceWorker: Container };
+    }).navigator.serviceWorker;
+    if (container.controller) return;
+    const controlled = new Promise<void>((resolve) =>
+      container.addEventListener("controllerchange", () => resolve())
+    );
+    await container.register("/sw.js", { type: "module", scope: "/" });
+    await container.ready;
+    if (!container.controller) await controlled;
+  },
+
+  /** Fetches `url`: its status, a header or two and its body's digest. */
+  async fetch(url: string, headers: Record<string, string> = {}) {
+    const response = await fetch(url, { headers });
+    const body = await readAll(response);
+    return {
+      status: response.status,
+      contentRange: response.headers.get("content-range"),
+      ...digest(body),
+    };
+  },
+
+  /** Reads `bytes` of `url`'s body, then cancels it. */
+  async fetchAndCancel(url: string, bytes: number) {
+    const response = await fetch(url);
+    const reader = response.body!.getReader();
+    let read = 0;
+    while (read < bytes) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      read += value.length;
+    }
+    await reader.cancel("the reader went away");
+    return { status: response.status, read };
+  },
+
+  /** Starts writing an entry straight into a store, and never ends it. */
+  async writeAndHang(name: string, key: string, bytes: number) {
+    const store = new IndexedDbStore({ name, chunkSize: 1024 });
+    const writer = await store.create(key, undefined);
+    await writer.write(new Uint8Array(bytes).fill(7));
+    // Keep the store (and its writer's lock) alive until the page dies.
+    (globalThis as { hanging?: unknown }).hanging = { store, writer };
+    return writer.id;
+  },
+
+  /** Counts the records of a store's database by kind, behind its back. */
+  async rawCounts(name: string): Promise<Record<string, number>> {
+    const idb = (globalThis as unknown as {
+      indexedDB: {
+        open(name: string): {
+          result: IdbDatabase;
+          onsuccess: () => void;
+          onerror: () => void;
+        };
+      };
+    }).indexedDB;
+    interface IdbDatabase {
+      objectStoreNames: { contains(name: string): boolean };
+      transaction(name: string): {
+        objectStore(name: string): {
+          getAllKeys(): { result: unknown[][]; onsuccess: () => void };
+        };
+      };
+      close(): void;
+    }
+    const db = await new Promise<IdbDatabase>((resolve, reject) => {
+      const open = idb.open(name);
+      open.onsuccess = () => resolve(open.result);
+      open.onerror = () => reject(new Error(`cannot open ${name}`));
+    });
+    try {
+      if (!db.objectStoreNames.contains("streamcache")) return {};
+      const request = db.transaction("streamcache").objectStore("streamcache")
+        .getAllKeys();
+      const keys = await new Promise<unknown[][]>((resolve) =>
+        request.onsuccess = () => resolve(request.result)
+      );
+      const counts: Record<string, number> = {};
+      for (const [kind] of keys) {
+        counts[String(kind)] = (counts[String(kind)] ?? 0) + 1;
+      }
+      return counts;
+    } finally {
+      db.close();
+    }
+  },
+
+  /**
+   * Opens a cache over the store after a restart: what its lookup finds,
+   * what a sweep then reclaims, and whether the next request produces.
+   */
+  async afterRestart(name: string, key: string) {
+    const store = new IndexedDbStore({ name, chunkSize: 1024 });
+    const found = (await store.lookup(key)) !== undefined;
+    const reclaimed = await store.sweep(); // after (or with) the start-up sweep
+    const cache = new StreamCache({ store });
+    let produced = 0;
+    const entry = await cache.getOrCreate(key, () => {
+      produced++;
+      return new TextEncoder().encode("afresh");
+    });
+    const text = await new Response(entry.readable()).text();
+    await cache.close();
+    return { found, reclaimed, produced, text };
+  },
+
+  /**
+   * Writes a small entry, then one too big for the origin's quota: what
+   * each gives, and whether the small one is still served.
+   */
+  async quota(name: string, small: number, big: number) {
+    const cache = new StreamCache({
+      store: new IndexedDbStore({ name, chunkSize: 64 * 1024 }),
+    });
+    try {
+      const first = await cache.getOrCreate(
+        "small",
+        () => new Uint8Array(small).fill(1),
+      );
+      await first.done;
+      const second = await cache.getOrCreate(
+        "big",
+        () =>
+          new ReadableStream<Uint8Array>({
+            start(controller) {
+              // Random bytes: IndexedDB compresses what it stores.
+              for (let at = 0; at < big; at += 64 * 1024) {
+                const chunk = new Uint8Array(64 * 1024);
+                controller.enqueue(crypto.getRandomValues(chunk));
+              }
+              controller.close();
+            },
+          }),
+      );
+      const { quota } = await (globalThis as unknown as {
+        navigator: { storage: { estimate(): Promise<{ quota?: number }> } };
+      }).navigator.storage.estimate();
+      let error: { name: string; cause: string; message: string } | undefined;
+      try {
+        await second.done;
+      } catch (e) {
+        const failure = e as Error;
+        error = {
+          name: failure.name,
+          message: failure.message,
+          cause: String((failure.cause as Error | undefined)?.name),
+        };
+      }
+      const again = await cache.get("small");
+      const smallBytes = again
+        ? (await readAll(new Response(again.readable()))).length
+        : -1;
+      const keys: string[] = [];
+      for await (const key of cache.keys()) keys.push(key);
+      return { error, smallBytes, keys, quota };
+    } finally {
+      await cache.close();
+    }
+  },
+};
+
+(globalThis as { scenarios?: typeof scenarios }).scenarios = scenarios;
