@@ -303,3 +303,87 @@ export const SCENARIOS = [
     },
   ],
 ];
+
+/**
+ * The service-worker example (examples/service_worker/, served by
+ * `npm run demo:browser`), on a server of its own: what a user sees.
+ */
+/** The example page's log, without the times. */
+const log = (page) =>
+  page.evaluate(() =>
+    [...document.querySelectorAll("#log li")].map((li) =>
+      li.textContent.replace(/^\S+\s+/, "")
+    )
+  );
+
+export const EXAMPLE_SCENARIOS = [
+  [
+    "examples/service_worker: a report asked for twice at once and after a reload is generated once; its WAV seeks as media",
+    async ({ browser, example }) => {
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        await page.goto(`${example.origin}/`);
+        await page.waitForFunction(() =>
+          document.querySelector("#log")?.textContent?.includes("is ready")
+        );
+        const url = "/generated/report.csv?size=20000";
+        const [a, b] = await page.evaluate(
+          (url) =>
+            Promise.all(
+              [1, 2].map(async () => await (await fetch(url)).text()),
+            ),
+          url,
+        );
+        assert.equal(a, b);
+        assert.equal(
+          a.split("\n").length,
+          20_002,
+          "a header, 20,000 rows, an end",
+        );
+        const served = await log(page);
+        await page.reload();
+        await page.waitForFunction(() =>
+          document.querySelector("#log")?.textContent?.includes("is ready")
+        );
+        assert.equal(
+          await page.evaluate((url) => fetch(url).then((r) => r.text()), url),
+          a,
+        );
+        // <audio> asks with Range, and seeking is answered from the chunks.
+        const media = await page.evaluate(async () => {
+          const audio = document.querySelector("audio");
+          audio.preload = "auto";
+          audio.src = "/generated/tones.wav?size=5";
+          await new Promise((resolve, reject) => {
+            audio.onloadedmetadata = resolve;
+            audio.onerror = () =>
+              reject(new Error(`audio: ${audio.error?.message}`));
+          });
+          audio.currentTime = 3.5;
+          await new Promise((resolve) => audio.onseeked = resolve);
+          return { duration: audio.duration, at: audio.currentTime };
+        });
+        assert.equal(Math.round(media.duration), 5);
+        assert.equal(media.at, 3.5);
+        served.push(...await log(page));
+        const reports = served.filter((line) => line.includes("report.csv"));
+        assert.deepEqual(
+          reports.map((line) => line.split(" ")[0]),
+          // The two at once: one generates, the other joins (told in
+          // either order); after the reload, a hit.
+          reports[0]?.startsWith("miss")
+            ? ["miss", "join", "hit"]
+            : ["join", "miss", "hit"],
+          served.join("\n"),
+        );
+        assert.ok(
+          served.some((line) => /tones\.wav \(bytes=\d+-/.test(line)),
+          `a Range request for the WAV:\n${served.join("\n")}`,
+        );
+      } finally {
+        await context.close();
+      }
+    },
+  ],
+];

@@ -18,14 +18,15 @@ const TYPES = {
  * Serves `dir` on 127.0.0.1 (port 0: any free one, unless given).
  *
  * @param {string} dir
- * @param {{ port?: number, routes?: { prefix: string, route: (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void }[] }} [options]
+ * @param {{ port?: number, index?: string, routes?: { prefix: string, route: (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void }[] }} [options]
  *   `routes`: handlers of the paths that start with their prefix, tried
- *   before the files.
+ *   before the files; `index`: the file that `/` serves.
  * @returns {Promise<{ origin: string, close(): Promise<void> }>}
  */
-export function serve(dir, { port = 0, routes = [] } = {}) {
+export function serve(dir, { port = 0, routes = [], index } = {}) {
   const server = createServer((req, res) => {
-    const { pathname } = new URL(req.url ?? "/", "http://127.0.0.1");
+    let { pathname } = new URL(req.url ?? "/", "http://127.0.0.1");
+    if (pathname === "/" && index) pathname = `/${index}`;
     const route = routes.find(({ prefix }) => pathname.startsWith(prefix));
     if (route) return route.route(req, res);
     const file = normalize(join(dir, decodeURIComponent(pathname)));

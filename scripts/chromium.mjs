@@ -23,11 +23,15 @@ import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { build, stop } from "esbuild";
 import { chromium } from "playwright-core";
 import { ROOT } from "./_exec.mjs";
 import { summary } from "./_results.mjs";
-import { origin as makeOrigin, SCENARIOS } from "./_chromium_scenarios.mjs";
+import {
+  EXAMPLE_SCENARIOS,
+  origin as makeOrigin,
+  SCENARIOS,
+} from "./_chromium_scenarios.mjs";
+import { bundle } from "./_browser_bundle.mjs";
 import { serve } from "./_static_server.mjs";
 
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -40,6 +44,7 @@ const SHIMS = {
   "node:assert": "tests/browser/_assert.ts",
 };
 const STUBS = "tests/browser/_node_stubs.ts";
+const EXAMPLE = "examples/service_worker";
 const LAUNCH = {
   executablePath: CHROMIUM,
   headless: true,
@@ -75,28 +80,12 @@ function record({ name, status, ms, error }) {
   if (error) console.log(error.trimEnd().replace(/^/gm, "    "));
 }
 
-/** Bundles every page's entry into `dir` for the browser. */
-async function bundle(dir) {
-  await build({
-    entryPoints: Object.fromEntries(
-      PAGES.map(({ name, entry }) => [name, join(ROOT, entry)]),
-    ),
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    outdir: dir,
-    sourcemap: "inline",
-    logLevel: "error",
-    plugins: [{
-      name: "node-builtins",
-      setup(build) {
-        build.onResolve({ filter: /^node:/ }, ({ path }) => ({
-          path: join(ROOT, SHIMS[path] ?? STUBS),
-        }));
-      },
-    }],
-  });
+/** Bundles every page's entry into `dir` for the browser, with a page for each. */
+async function bundlePages(dir) {
+  const entries = Object.fromEntries(
+    PAGES.map(({ name, entry }) => [name, entry]),
+  );
+  await bundle(entries, dir, { shims: SHIMS, fallback: STUBS });
   for (const { name, worker } of PAGES) {
     if (worker) continue;
     fs.writeFileSync(
@@ -146,6 +135,7 @@ async function runPage(context, origin, { name }) {
 
 const tmp = fs.mkdtempSync(join(tmpdir(), "streamcache-chromium-"));
 let server;
+let example;
 let browser;
 try {
   if (!fs.existsSync(CHROMIUM)) {
@@ -154,11 +144,18 @@ try {
     );
   }
   const dist = join(tmp, "dist");
-  try {
-    await bundle(dist);
-  } finally {
-    await stop(); // esbuild's service process
-  }
+  await bundlePages(dist);
+  // The service-worker example, as `npm run demo:browser` serves it.
+  const exampleDist = join(tmp, "example");
+  await bundle(
+    { sw: `${EXAMPLE}/sw.ts`, page: `${EXAMPLE}/page.ts` },
+    exampleDist,
+  );
+  fs.copyFileSync(
+    join(ROOT, EXAMPLE, "index.html"),
+    join(exampleDist, "index.html"),
+  );
+  example = await serve(exampleDist, { index: "index.html" });
   const origin = makeOrigin();
   server = await serve(dist, { routes: [origin.routes] });
   browser = await chromium.launch(LAUNCH);
@@ -168,13 +165,15 @@ try {
     await runPage(context, server.origin, page);
   }
   await context.close();
-  for (const [name, scenario] of run("scenarios") ? SCENARIOS : []) {
+  const scenarios = [...SCENARIOS, ...EXAMPLE_SCENARIOS];
+  for (const [name, scenario] of run("scenarios") ? scenarios : []) {
     const started = performance.now();
     const notes = [];
     try {
       await scenario({
         browser,
         server,
+        example,
         origin,
         launch: (profile) => chromium.launchPersistentContext(profile, LAUNCH),
         report: (note) => notes.push(note),
@@ -200,6 +199,7 @@ try {
 } finally {
   await browser?.close();
   await server?.close();
+  await example?.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 console.log(summary(results));
