@@ -257,6 +257,31 @@ export const SCENARIOS = [
     },
   ],
   [
+    "rule 13: another tab's live writer is spared; once that tab is closed, its entry is reclaimed (Web Locks)",
+    async ({ browser, server }) => {
+      const context = await browser.newContext();
+      try {
+        const writing = await open(context, server, { worker: false });
+        const other = await open(context, server, { worker: false });
+        const id = await writing.evaluate(() =>
+          scenarios.writeAndHang("tabs-db", "partial", 5_000)
+        );
+        const spared = await other.evaluate(() => scenarios.sweep("tabs-db"));
+        assert.deepEqual(spared, { c: 4, e: 1, w: 1 }, "a live writer's entry");
+        const gone = other.evaluate(
+          (id) => scenarios.writerGone("tabs-db", id),
+          id,
+        );
+        await writing.close();
+        await gone;
+        const swept = await other.evaluate(() => scenarios.sweep("tabs-db"));
+        assert.deepEqual(swept, {}, "a dead writer's entry is reclaimed");
+      } finally {
+        await context.close();
+      }
+    },
+  ],
+  [
     "rule 18: a quota error (CDP Storage.overrideQuotaForOrigin) fails one entry and harms no other",
     async ({ server, launch, report }) => {
       // A profile on disk: an incognito context's storage is in memory,

@@ -39,7 +39,7 @@ const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const PAGE_DEADLINE_MS = 10 * 60_000;
 /** Where the shared suites' `node:` imports resolve in a page. */
 const SHIMS = {
-  "node:test": "tests/browser/_node_test.ts",
+  "node:test": "tests/browser/_node_test_shim.ts",
   "node:assert/strict": "tests/browser/_assert.ts",
   "node:assert": "tests/browser/_assert.ts",
 };

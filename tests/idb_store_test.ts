@@ -7,6 +7,7 @@ import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import { EntryNotFoundError, StreamCache, StreamCacheError } from "../mod.ts";
 import { IndexedDbStore } from "../src/idb/mod.ts";
+import type { IndexedDbStoreOptions } from "../src/idb/mod.ts";
 import {
   concat,
   decode,
@@ -27,15 +28,33 @@ const { indexedDB, IDBDatabase, IDBKeyRange, IDBObjectStore } =
 let count = 0;
 const fresh = () => `streamcache-test-${++count}`;
 
-describeStoreConformance(
-  "IndexedDbStore",
-  () => new IndexedDbStore({ name: fresh() }),
-);
+/**
+ * A store on a database of its own, deleted when the store closes: the
+ * databases of fake-indexeddb live in this process's memory, and hundreds
+ * of them would weigh on the memory-measuring tests of the files after.
+ */
+function throwaway(options: IndexedDbStoreOptions = {}): IndexedDbStore {
+  const name = fresh();
+  const store = new IndexedDbStore({ ...options, name });
+  const close = store.close.bind(store);
+  return Object.assign(store, {
+    async close() {
+      await close();
+      await new Promise<void>((resolve, reject) => {
+        const request = indexedDB.deleteDatabase(name);
+        request.onsuccess = () => resolve();
+        request.onerror = () => reject(request.error);
+      });
+    },
+  });
+}
+
+describeStoreConformance("IndexedDbStore", () => throwaway());
 // Tiny chunks put every chunk-boundary case in play (a read across chunks,
 // a write that fills several); the volume tests run over the default ones.
 describeStoreConformance(
   "IndexedDbStore (5-byte chunks)",
-  () => new IndexedDbStore({ name: fresh(), chunkSize: 5 }),
+  () => throwaway({ chunkSize: 5 }),
   { bulk: false },
 );
 

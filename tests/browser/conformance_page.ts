@@ -5,7 +5,7 @@
 import { MemoryStore } from "../../mod.ts";
 import { IndexedDbStore } from "../../src/idb/mod.ts";
 import { describeStoreConformance } from "../_store_conformance.ts";
-import { type Result, run } from "./_node_test.ts";
+import { type Result, run } from "./_node_test_shim.ts";
 
 let count = 0;
 const fresh = () => `conformance-${Date.now()}-${++count}`;

@@ -76,6 +76,30 @@ const scenarios = {
     return writer.id;
   },
 
+  /**
+   * Sweeps a database from this context: a new store's sweep, then the
+   * records left, by kind.
+   */
+  async sweep(name: string): Promise<Record<string, number>> {
+    const store = new IndexedDbStore({ name, chunkSize: 1024 });
+    await store.sweep();
+    await store.close();
+    return await scenarios.rawCounts(name);
+  },
+
+  /**
+   * Resolves once the lock a writer of entry `id` holds is free: the way
+   * another context learns that the writer's context is gone, without polling.
+   */
+  async writerGone(name: string, id: string): Promise<void> {
+    const { locks } = (globalThis as unknown as {
+      navigator: {
+        locks: { request(name: string, callback: () => void): Promise<void> };
+      };
+    }).navigator;
+    await locks.request(`streamcache:idb:${name}:${id}`, () => {});
+  },
+
   /** Counts the records of a store's database by kind, behind its back. */
   async rawCounts(name: string): Promise<Record<string, number>> {
     const idb = (globalThis as unknown as {
