@@ -28,6 +28,15 @@ const { indexedDB, IDBDatabase, IDBKeyRange, IDBObjectStore } =
 let count = 0;
 const fresh = () => `streamcache-test-${++count}`;
 
+/** Deletes a database of fake-indexeddb's. */
+function deleteDatabase(name: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const request = indexedDB.deleteDatabase(name);
+    request.onsuccess = () => resolve();
+    request.onerror = () => reject(request.error);
+  });
+}
+
 /**
  * A store on a database of its own, deleted when the store closes: the
  * databases of fake-indexeddb live in this process's memory, and hundreds
@@ -40,11 +49,7 @@ function throwaway(options: IndexedDbStoreOptions = {}): IndexedDbStore {
   return Object.assign(store, {
     async close() {
       await close();
-      await new Promise<void>((resolve, reject) => {
-        const request = indexedDB.deleteDatabase(name);
-        request.onsuccess = () => resolve();
-        request.onerror = () => reject(request.error);
-      });
+      await deleteDatabase(name);
     },
   });
 }

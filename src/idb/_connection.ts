@@ -22,6 +22,8 @@ function isClosed(error: unknown): boolean {
 export class Connection {
   readonly #name: string;
   #use: UseStore;
+  /** The connection the last transaction ran on, to close when replaced. */
+  #connection: { close(): void } | undefined;
 
   constructor(name: string) {
     this.#name = name;
@@ -36,6 +38,7 @@ export class Connection {
         started = true;
         const store = idbStore as unknown as IdbObjectStore;
         const { transaction } = store;
+        this.#connection = transaction.db;
         const done = committed(transaction);
         done.catch(() => {}); // the error reaches the caller through work
         let result: T;
@@ -56,6 +59,9 @@ export class Connection {
       return await attempt();
     } catch (error) {
       if (started || !isClosed(error)) throw error;
+      // The old connection is closing, or refuses transactions: let it go.
+      this.#connection?.close();
+      this.#connection = undefined;
       this.#use = createStore(this.#name, OBJECT_STORE);
       return await attempt();
     }
