@@ -48,14 +48,21 @@ export class BlockLog {
       return first.slice(within, within + count); // the common case: one block
     }
     const out = new Uint8Array(count);
+    this.readInto(offset, out);
+    return out;
+  }
+
+  /** Copies up to `view.byteLength` bytes from `offset` into `view`; returns how many. */
+  readInto(offset: number, view: Uint8Array): number {
+    const count = Math.max(0, Math.min(view.byteLength, this.#size - offset));
     for (let done = 0; done < count;) {
       const at = offset + done;
       const block = this.#blocks[Math.floor(at / this.blockSize)]!;
       const from = at % this.blockSize;
       const part = Math.min(block.byteLength - from, count - done);
-      out.set(block.subarray(from, from + part), done);
+      view.set(block.subarray(from, from + part), done);
       done += part;
     }
-    return out;
+    return count;
   }
 }

@@ -3,6 +3,13 @@
 // awaits the entry's next change. It holds no queue of its own: with a high
 // water mark of 0 it has at most the one chunk its consumer asked for in
 // flight (SEMANTICS 3, 4, 6).
+//
+// It is a byte stream (`type: "bytes"`): a consumer that reads with
+// `getReader({ mode: "byob" })` gets the bytes copied straight into its own
+// buffer (by the store's `readInto` where it has one), with no array
+// allocated per chunk. A default reader gets a new array per chunk, as
+// before; enqueueing it transfers its buffer, which the store made for this
+// reader alone (SEMANTICS 7), so no one else can see it detached.
 
 import type { EntryLog, Handle } from "./_entry_log.ts";
 import { quoteKey } from "./_validate.ts";
@@ -18,7 +25,7 @@ export function createReadable(
   let offset = start;
   let opening: Promise<StoreReader> | undefined;
   let finished = false;
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let controller!: ReadableByteStreamController;
 
   const handle: Handle = {
     stop(reason) {
@@ -35,8 +42,25 @@ export function createReadable(
     log.closeReader(handle);
   };
 
+  // The store returned `count` bytes for a read of `length` at `offset`.
+  const check = (count: number, length: number) => {
+    if (count === 0 || count > length) {
+      throw new StreamCacheError(
+        `Cannot read entry ${
+          quoteKey(log.key)
+        }: the store's read of ${log.id} at byte ${offset} returned ${count} bytes, expected 1 to ${length}`,
+      );
+    }
+  };
+  // Closes the stream, and ends a BYOB read waiting on it.
+  const close = (c: ReadableByteStreamController) => {
+    c.close();
+    c.byobRequest?.respond(0);
+  };
+
   log.openReader(handle);
-  return new ReadableStream<Uint8Array>({
+  return new ReadableStream({
+    type: "bytes",
     start(c) {
       controller = c;
     },
@@ -47,7 +71,7 @@ export function createReadable(
           if (log.closedWith) throw log.closedWith.reason;
           if (offset >= end) {
             finish();
-            c.close();
+            close(c);
             return;
           }
           if (log.state === "failed") throw log.error;
@@ -71,16 +95,25 @@ export function createReadable(
               if (error instanceof EntryNotFoundError) log.lost();
               throw error;
             });
-            const length = Math.min(chunkSize, log.size - offset, end - offset);
+            let length = Math.min(chunkSize, log.size - offset, end - offset);
+            const request = c.byobRequest;
+            const view = request?.view;
+            if (request && view) {
+              // A BYOB read: into the consumer's buffer, no array of ours.
+              length = Math.min(length, view.byteLength);
+              const into = new Uint8Array(view.buffer, view.byteOffset, length);
+              const count = reader.readInto
+                ? await reader.readInto(offset, into)
+                : copyInto(await reader.read(offset, length), into);
+              if (finished) return; // cancelled or stopped while reading
+              check(count, length);
+              offset += count;
+              request.respond(count);
+              return;
+            }
             const bytes = await reader.read(offset, length);
             if (finished) return; // cancelled or stopped while reading
-            if (bytes.byteLength === 0 || bytes.byteLength > length) {
-              throw new StreamCacheError(
-                `Cannot read entry ${
-                  quoteKey(log.key)
-                }: the store's read of ${log.id} at byte ${offset} returned ${bytes.byteLength} bytes, expected 1 to ${length}`,
-              );
-            }
+            check(bytes.byteLength, length);
             offset += bytes.byteLength;
             c.enqueue(bytes);
             return;
@@ -94,7 +127,7 @@ export function createReadable(
               );
             }
             finish();
-            c.close();
+            close(c);
             return;
           }
           await log.changed();
@@ -108,5 +141,11 @@ export function createReadable(
     cancel() {
       if (!finished) finish();
     },
-  }, { highWaterMark: 0 });
+  }, { highWaterMark: 0 }) as ReadableStream<Uint8Array>;
+}
+
+/** Copies `bytes` (a store's read, at most `into`'s length) into `into`. */
+function copyInto(bytes: Uint8Array, into: Uint8Array): number {
+  if (bytes.byteLength <= into.byteLength) into.set(bytes);
+  return bytes.byteLength;
 }

@@ -146,7 +146,7 @@ export class MemoryStore implements Store {
    * Opens a reader over entry `id`; see {@linkcode Store.openReader}.
    *
    * @param id The entry's storage identity.
-   * @returns A reader that copies bytes out.
+   * @returns A reader that copies bytes out, into a new array or the caller's.
    * @throws {EntryNotFoundError} If the store has no entry `id` (never created, or released).
    */
   openReader(id: string): Promise<StoreReader> {
@@ -161,6 +161,8 @@ export class MemoryStore implements Store {
     return Promise.resolve({
       read: (offset: number, length: number) =>
         Promise.resolve(log.read(offset, length)),
+      readInto: (offset: number, view: Uint8Array) =>
+        Promise.resolve(log.readInto(offset, view)),
       close: () => Promise.resolve(),
     });
   }

@@ -249,6 +249,36 @@ export interface StoreReader {
    * @returns The bytes read.
    */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: reads bytes from `offset` straight into `view`, the caller's
+   * own memory, as a BYOB reader of {@linkcode Entry.readable} asks; without
+   * it the cache copies what `read` returns. The same bytes as `read(offset,
+   * view.byteLength)` would give, with the same rule for fewer: never none
+   * while bytes remain at `offset`. The store must not keep `view` after the
+   * promise settles.
+   *
+   * @example Reading into a buffer the caller reuses
+   * ```ts
+   * import { MemoryStore } from "@streamcache/streamcache";
+   * import assert from "node:assert/strict";
+   *
+   * const store = new MemoryStore();
+   * const writer = await store.create("k", undefined);
+   * await writer.write(new TextEncoder().encode("abcdef"));
+   * const reader = await store.openReader(writer.id);
+   * const buffer = new Uint8Array(4);
+   * assert.equal(await reader.readInto?.(2, buffer), 4);
+   * assert.equal(new TextDecoder().decode(buffer), "cdef");
+   * assert.equal(await reader.readInto?.(4, buffer), 2); // fewer at the end
+   * await reader.close();
+   * await store.close();
+   * ```
+   *
+   * @param offset The first byte to read.
+   * @param view Where the bytes go; at least 1 byte long.
+   * @returns The number of bytes read into the start of `view`.
+   */
+  readInto?(offset: number, view: Uint8Array): Promise<number>;
   /** Releases what the reader holds (a file handle, say). Called once. */
   close(): Promise<void>;
 }

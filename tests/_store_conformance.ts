@@ -8,6 +8,7 @@ import {
   type ConformanceOptions,
   describeCacheSemantics,
 } from "./_cache_semantics.ts";
+import { describeStoreByob } from "./_store_byob.ts";
 import { describeStoreCapabilities } from "./_store_capabilities.ts";
 import { describeStoreContract, type StoreFactory } from "./_store_contract.ts";
 
@@ -21,6 +22,7 @@ export function describeStoreConformance(
 ): void {
   describeStoreContract(name, make);
   describeStoreCapabilities(name, make);
+  describeStoreByob(name, make);
   describeCacheSemantics(name, make, options);
   describeCacheFaults(name, make);
   describeCacheBounds(name, make);
