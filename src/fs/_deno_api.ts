@@ -6,6 +6,8 @@ export interface DenoFile {
   read(buffer: Uint8Array): Promise<number | null>;
   write(data: Uint8Array): Promise<number>;
   seek(offset: number, whence: 0): Promise<number>;
+  readSync(buffer: Uint8Array): number | null;
+  seekSync(offset: number, whence: 0): number;
   sync(): Promise<void>;
   stat(): Promise<DenoFileInfo>;
   close(): void;

@@ -118,21 +118,41 @@ function wrap(file: DenoFile): FileHandle {
   let closed = false;
   let cursor = 0; // where the file's own position is, after the last read
   let reading: Promise<unknown> = Promise.resolve();
+  let turns = 0; // asynchronous reads queued or running
   return {
     read(buffer, position) {
       // Deno has no positioned read: a seek and a read make one, so the
       // readers that share this handle take turns.
+      turns++;
       const turn = reading.then(async () => {
-        // Sequential reads, the common case, need no seek.
-        if (position !== cursor) await file.seek(position, SEEK_START);
-        const count = (await file.read(buffer)) ?? 0;
-        cursor = position + count;
-        return count;
+        try {
+          // Sequential reads, the common case, need no seek.
+          if (position !== cursor) await file.seek(position, SEEK_START);
+          const count = (await file.read(buffer)) ?? 0;
+          cursor = position + count;
+          return count;
+        } finally {
+          turns--;
+        }
       });
       reading = turn.catch(() => {
         cursor = -1; // where the file's position is after a failure is unknown
       });
       return turn;
+    },
+    readSync(buffer, position) {
+      // A seek and a read in one synchronous step need no turn, but must
+      // not move the position under an asynchronous turn.
+      if (turns > 0) return undefined;
+      try {
+        if (position !== cursor) file.seekSync(position, SEEK_START);
+        const count = file.readSync(buffer) ?? 0;
+        cursor = position + count;
+        return count;
+      } catch (error) {
+        cursor = -1;
+        throw error;
+      }
     },
     async write(data) {
       for (let done = 0; done < data.byteLength;) {
@@ -142,12 +162,11 @@ function wrap(file: DenoFile): FileHandle {
     sync: () => file.sync(),
     size: async () => (await file.stat()).size,
     stat: async () => toFileInfo(await file.stat()),
-    close() {
-      if (!closed) {
-        closed = true;
-        file.close();
-      }
-      return Promise.resolve();
+    async close() {
+      if (closed) return;
+      closed = true;
+      await reading; // the reads in flight, which share the file
+      file.close();
     },
   };
 }

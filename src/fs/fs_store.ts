@@ -24,7 +24,7 @@ import { mapInParallel } from "./_in_parallel.ts";
 import { ENTRY_NAME, hashKey, Layout } from "./_layout.ts";
 import { checkCreateOptions } from "./_lifetime.ts";
 import { Owner } from "./_owner.ts";
-import { readFully } from "./_read_fully.ts";
+import { readFullyFast, type ReadMode } from "./_read_fully.ts";
 import { type IndexedRecord, RecordIndex } from "./_record_index.ts";
 import { Recovery } from "./_recovery.ts";
 import {
@@ -102,7 +102,7 @@ export interface FsStoreOptions {
 }
 
 /** One entry's file, open for reading, and how many readers share it. */
-interface SharedFile {
+interface SharedFile extends ReadMode {
   readonly file: FileHandle;
   readers: number;
   /** Set when its last reader closed it: a reader that arrives then opens anew. */
@@ -450,7 +450,7 @@ export class FsStore implements Store {
       await file.close();
       throw error;
     }
-    return { file, readers: 0, closed: false };
+    return { file, readers: 0, closed: false, sync: true };
   }
 
   #reader(
@@ -465,8 +465,20 @@ export class FsStore implements Store {
         // The file may hold more than the entry's bytes: its record, once committed.
         length = Math.max(0, Math.min(length, location.size - offset));
         const buffer = new Uint8Array(length);
-        const done = await readFully(shared.file, buffer, offset);
+        const done = await readFullyFast(shared.file, buffer, offset, shared);
         return done === length ? buffer : buffer.subarray(0, done);
+      },
+      readInto(offset, view) {
+        const length = Math.max(
+          0,
+          Math.min(view.byteLength, location.size - offset),
+        );
+        return readFullyFast(
+          shared.file,
+          view.subarray(0, length),
+          offset,
+          shared,
+        );
       },
       close: async () => {
         if (closed) return;

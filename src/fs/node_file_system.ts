@@ -5,7 +5,7 @@
  * @module
  */
 
-import { constants, type Stats } from "node:fs";
+import { constants, read, readSync, type Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import process from "node:process";
 import { isProcessAlive, processScope, sha256 } from "./_host.ts";
@@ -83,16 +83,25 @@ export const nodeFileSystem: FileSystem = {
 };
 
 function wrap(handle: fs.FileHandle): FileHandle {
+  // Positioned reads go through the callback API on the handle's descriptor:
+  // one promise per read instead of FileHandle.read's several. The handle
+  // does not know of them, so close() waits for those in flight itself.
+  const fd = handle.fd;
+  let reads = 0;
+  let drained: (() => void) | undefined;
   return {
-    async read(buffer, position) {
-      const { bytesRead } = await handle.read(
-        buffer,
-        0,
-        buffer.byteLength,
-        position,
-      );
-      return bytesRead;
+    read(buffer, position) {
+      reads++;
+      return new Promise<number>((resolve, reject) => {
+        read(fd, buffer, 0, buffer.byteLength, position, (error, count) => {
+          if (--reads === 0) drained?.();
+          if (error) reject(error);
+          else resolve(count);
+        });
+      });
     },
+    readSync: (buffer, position) =>
+      readSync(fd, buffer, 0, buffer.byteLength, position),
     async write(data) {
       for (let done = 0; done < data.byteLength;) {
         const { bytesWritten } = await handle.write(
@@ -106,7 +115,10 @@ function wrap(handle: fs.FileHandle): FileHandle {
     sync: () => handle.sync(),
     size: async () => (await handle.stat()).size,
     stat: async () => toFileInfo(await handle.stat()),
-    close: () => handle.close(),
+    async close() {
+      if (reads > 0) await new Promise<void>((resolve) => drained = resolve);
+      await handle.close();
+    },
   };
 }
 
