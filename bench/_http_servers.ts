@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = `${ROOT}examples/download_server/main.ts`;
 const STATIC = `${ROOT}bench/_http_static.ts`;
+const STATIC_RUNTIME = `${ROOT}bench/_http_static_runtime.ts`;
 /** A line that never comes fails the run instead of hanging it. */
 const DEADLINE_MS = 60_000;
 
@@ -71,9 +72,23 @@ export function startDownloadServer(
   ]);
 }
 
-/** Starts sirv on node:http (this process's Node) over `dir`. */
-export function startStaticServer(dir: string): Promise<BenchServer> {
-  return start("sirv on node:http", process.execPath, [STATIC, dir]);
+/**
+ * Starts a static file server over `dir`: sirv on node:http (this process's
+ * Node), or with `runtime` (deno, bun) that runtime's own file response.
+ */
+export function startStaticServer(
+  dir: string,
+  runtime?: "deno" | "bun",
+): Promise<BenchServer> {
+  if (!runtime) {
+    return start("sirv on node:http", process.execPath, [STATIC, dir]);
+  }
+  const [cmd, ...args] = SERVER_RUNTIMES[runtime]!;
+  return start(`${runtime}'s own file response`, cmd!, [
+    ...args,
+    STATIC_RUNTIME,
+    dir,
+  ]);
 }
 
 function start(

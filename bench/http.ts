@@ -18,10 +18,11 @@
  *     node bench/http.ts --servers node24,deno --duration 5 --connections 8
  *     node bench/http.ts --json             # one JSON line
  *
- * Options: `--servers` any of `static`, `deno`, `bun`, `node22`, `node24`
- * (default all but node22: the download server on each runtime, plus the
- * static yardstick), `--size MiB` (10), `--connections N` (4),
- * `--duration s` (10), `--warmup s` (2), `--rounds N` (1). Everything is
+ * Options: `--servers` any of `static`, `static-deno`, `static-bun`,
+ * `deno`, `bun`, `node22`, `node24` (default `static` and the download
+ * server on each runtime but node22; `static-deno` and `static-bun` are
+ * Deno's and Bun's own file responses, bench/_http_static_runtime.ts),
+ * `--size MiB` (10), `--connections N` (4), `--duration s` (10), `--warmup s` (2), `--rounds N` (1). Everything is
  * bounded in time; only 127.0.0.1 is contacted. The temp directory (the
  * cache and the static file) is removed afterwards.
  *
@@ -89,10 +90,14 @@ const duration = count("duration", 120);
 const warmup = count("warmup", 60);
 const rounds = count("rounds", 9);
 const servers = String(values.servers).split(",");
+/** The yardsticks: sirv on Node, and Deno's and Bun's own file responses. */
+const STATIC_SERVERS = ["static", "static-deno", "static-bun"];
 for (const name of servers) {
-  if (name !== "static" && !(name in SERVER_RUNTIMES)) {
+  if (!STATIC_SERVERS.includes(name) && !(name in SERVER_RUNTIMES)) {
     console.error(
-      `unknown server ${name}: use static, ${Object.keys(SERVER_RUNTIMES)}`,
+      `unknown server ${name}: use ${STATIC_SERVERS}, ${
+        Object.keys(SERVER_RUNTIMES)
+      }`,
     );
     process.exit(2);
   }
@@ -126,8 +131,9 @@ async function prepare(
   dir: string,
   expected: string,
 ): Promise<{ server: BenchServer; url: string }> {
-  if (name === "static") {
-    const server = await startStaticServer(join(dir, "static"));
+  if (STATIC_SERVERS.includes(name)) {
+    const runtime = name === "static" ? undefined : name.slice(7) as "deno";
+    const server = await startStaticServer(join(dir, "static"), runtime);
     const url = `${server.url}${NAME}`;
     if (await fetchSha(url) !== expected) {
       throw new Error("static: wrong bytes");
