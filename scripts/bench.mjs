@@ -9,6 +9,9 @@
 //   node scripts/bench.mjs fs --size 256        entry size in MiB for bench/fs.ts (default 1024)
 //   node scripts/bench.mjs fs --fs-runs 5       timed writer pairs for bench/fs.ts (default 3)
 //   npm run bench -- node22 --runs 9            the same through npm
+//   node scripts/bench.mjs w1 w2 deno --record  workloads of issue 15 (w1...w6,
+//                                               or `workloads`), results appended
+//                                               to bench/RESULTS.md
 //
 // Runtimes: deno, bun (node_modules/.bin), node22, node24 (tools/nodes, as
 // `npm test` installs them). They run one after another, never at once: the
@@ -22,8 +25,41 @@ import os from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { ensureNodes, nodeBin } from "./_nodes.mjs";
+import { runWorkloads, WORKLOADS } from "./_workloads.mjs";
 
 process.chdir(fileURLToPath(new URL("..", import.meta.url)));
+
+// The workloads of issue 15 (w1 ... w6, or `workloads` for all): their own
+// runner, scripts/_workloads.mjs. Arguments other than workload and runtime
+// names go to every bench (e.g. `--rounds 3 --size 256`); `--record`
+// appends the tables to bench/RESULTS.md.
+{
+  const argv = process.argv.slice(2);
+  const all = [...Object.keys(WORKLOADS), "w6"];
+  const workloads = argv.includes("workloads")
+    ? all
+    : argv.filter((arg) => all.includes(arg));
+  if (workloads.length) {
+    const runtimes = argv.filter((arg) =>
+      ["deno", "bun", "node22", "node24"].includes(arg)
+    );
+    const extra = argv.filter((arg) =>
+      arg !== "workloads" && arg !== "--record" && !all.includes(arg) &&
+      !runtimes.includes(arg)
+    );
+    await ensureNodes([
+      "node24",
+      ...runtimes.filter((r) => r.startsWith("node")),
+    ]);
+    const ok = runWorkloads(
+      workloads,
+      runtimes.length ? runtimes : ["deno", "node24", "bun"],
+      extra,
+      argv.includes("--record"),
+    );
+    process.exit(ok ? 0 : 1);
+  }
+}
 const BENCHES = {
   fanout: { file: "bench/fanout.ts", deno: [] },
   fs: {
