@@ -130,6 +130,29 @@ export interface Entry {
    * (SEMANTICS 7). Cancel readers you stop consuming: an open reader keeps
    * the entry's storage alive.
    *
+   * It is a byte stream (`type: "bytes"`): a BYOB reader gets the bytes
+   * copied straight into the buffer it passes, with no array allocated per
+   * chunk (at most `chunkSize` bytes per read).
+   *
+   * @example Reading into a buffer of your own (BYOB)
+   * ```ts
+   * import { StreamCache } from "@streamcache/streamcache";
+   * import assert from "node:assert/strict";
+   *
+   * await using cache = new StreamCache();
+   * const entry = await cache.getOrCreate("abc", () => new TextEncoder().encode("abcdefgh"));
+   * const reader = entry.readable().getReader({ mode: "byob" });
+   * let buffer = new ArrayBuffer(3);
+   * const parts: string[] = [];
+   * for (;;) {
+   *   const { done, value } = await reader.read(new Uint8Array(buffer));
+   *   if (done) break;
+   *   parts.push(new TextDecoder().decode(value));
+   *   buffer = value.buffer; // the same memory, handed back
+   * }
+   * assert.deepEqual(parts, ["abc", "def", "gh"]);
+   * ```
+   *
    * @param options Where to start and stop, and the chunk size.
    * @returns A stream of the entry's bytes.
    */
