@@ -151,7 +151,12 @@ export async function capacitorFanout(
       () => consumeIterable(capacitor.createReadStream(), size),
     );
   } finally {
+    // It deletes its file once released and its readers are done: wait for
+    // that, so the caller may remove the directory.
+    const closed = new Promise((resolve) => capacitor.once("close", resolve));
+    capacitor.on("error", () => {});
     capacitor.release();
+    await closed;
   }
 }
 

@@ -26,9 +26,9 @@
  *
  * Options: `--store memory|disk`, `--size MiB`, `--rounds N` (5), `--dir
  * PATH` (where temp files go; the OS temp dir), `--baseline DIR`, `--only
- * name,...` (these subjects and streamcache; e.g. `--only streamcache
- * --rounds 1` measures the peak RSS of one run in a fresh process, or gives
- * a profiler the cache alone), `--json`.
+ * name,...` (only these subjects; the ratios are then to the first; e.g.
+ * `--only "streamcache byob" --rounds 1` measures the peak RSS of one run in
+ * a fresh process, or gives a profiler the cache alone), `--json`.
  *
  * @module
  */
@@ -135,11 +135,14 @@ if (disk) {
   subjects["plain"] = () => plainLimits(SIZE, fresh());
 }
 
-// --only a,b: just these subjects (streamcache always: the ratios need it).
+// --only a,b: just these subjects (the ratios are then to the first).
 const only = opts.only?.split(",");
 const names = Object.keys(subjects).filter((name) =>
-  !only || name === "streamcache" || only.includes(name)
+  !only || only.includes(name)
 );
+if (!names.some((name) => name !== "plain")) {
+  throw new Error(`--only: none of ${Object.keys(subjects)}`);
+}
 const results: Record<string, FanoutRun[]> = {};
 const limits: { write: number; read: number }[] = [];
 const memcpy: number[] = [];
@@ -192,7 +195,11 @@ try {
 
 /** Median over the rounds of streamcache's figure / the other's, round by round. */
 const paired = (a: number[], b: number[]) => median(a.map((x, i) => x / b[i]!));
-const sc = results["streamcache"]!.map((r) => r.delivered);
+/** The subject the ratios are to: streamcache, else the first measured. */
+const reference = results["streamcache"]
+  ? "streamcache"
+  : Object.keys(results)[0]!;
+const sc = results[reference]!.map((r) => r.delivered);
 const peers: Record<string, number[]> = {};
 for (const name of names) {
   if (results[name]) peers[name] = results[name]!.map((r) => r.delivered);
@@ -222,10 +229,11 @@ const summary = {
       ]),
     )
     : undefined,
-  writer: median(results["streamcache"]!.map((r) => r.writer)),
+  reference,
+  writer: median(results[reference]!.map((r) => r.writer)),
   writerToRawWrite: limits.length
     ? paired(
-      results["streamcache"]!.map((r) => r.writer),
+      results[reference]!.map((r) => r.writer),
       limits.map((l) => l.write),
     )
     : undefined,
@@ -238,7 +246,7 @@ const summary = {
 if (opts.json) {
   console.log(JSON.stringify(summary));
 } else {
-  log(`medians (MiB/s) and streamcache / peer (median of paired ratios):`);
+  log(`medians (MiB/s) and ${reference} / peer (median of paired ratios):`);
   for (const [name, value] of Object.entries(summary.delivered)) {
     const byob = summary.byobRatio?.[name];
     log(
