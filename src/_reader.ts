@@ -115,7 +115,10 @@ export function createReadable(
             if (finished) return; // cancelled or stopped while reading
             check(bytes.byteLength, length);
             offset += bytes.byteLength;
-            c.enqueue(bytes);
+            // A store's array is its reader's alone (SEMANTICS 7): its
+            // buffer can be transferred. (One on a SharedArrayBuffer cannot:
+            // enqueue() then fails this reader with a TypeError.)
+            c.enqueue(bytes as Uint8Array<ArrayBuffer>);
             return;
           }
           if (log.complete) {
