@@ -26,6 +26,9 @@ export const SOURCE_ONLY = {
   "tests/readme_test.ts":
     "it checks README.md against the programs of examples/ in the " +
     "repository, and runs them",
+  "tests/fs_read_mode_test.ts":
+    "it tests FsStore's private read helper (src/fs/_read_fully.ts), which " +
+    "the package does not export",
   "tests/recipes_test.ts":
     "it runs the server recipes of examples/servers/ as written, from the " +
     "repository",
