@@ -435,10 +435,17 @@ export class FsStore implements Store {
   /** Opens `id`'s file for its readers, checking that it still holds `id`. */
   async #openShared(id: string, location: Location): Promise<SharedFile> {
     let file: FileHandle;
-    try {
-      file = await this.#fs.open(location.path, "read");
-    } catch (error) {
-      throw this.#fs.isNotFound(error) ? this.#gone(id) : error;
+    for (;;) {
+      const path = location.path;
+      try {
+        file = await this.#fs.open(path, "read");
+        break;
+      } catch (error) {
+        // Committed (renamed into entries/) or removed while it opened:
+        // open it where it is now.
+        if (this.#fs.isNotFound(error) && location.path !== path) continue;
+        throw this.#fs.isNotFound(error) ? this.#gone(id) : error;
+      }
     }
     try {
       // A committed file may since have been replaced by another store's

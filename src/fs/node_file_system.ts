@@ -94,6 +94,9 @@ function wrap(handle: fs.FileHandle): FileHandle {
       reads++;
       return new Promise<number>((resolve, reject) => {
         read(fd, buffer, 0, buffer.byteLength, position, (error, count) => {
+          // Referenced here, the handle is never collected (closing its
+          // descriptor) while a read on that descriptor runs.
+          if (handle.fd !== fd && !error) error = closedError();
           if (--reads === 0) drained?.();
           if (error) reject(error);
           else resolve(count);
@@ -130,6 +133,13 @@ function toFileInfo(info: Stats): FileInfo {
     mtime: info.mtimeMs,
     ino: info.ino,
   };
+}
+
+/** The error for a read that finished after its handle was closed. */
+function closedError(): Error {
+  return Object.assign(new Error("Cannot read: the file was closed"), {
+    code: "EBADF",
+  });
 }
 
 /** The error for a path that is not a regular file: "not found" as an entry. */
