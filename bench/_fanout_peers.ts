@@ -151,13 +151,21 @@ export async function capacitorFanout(
       () => consumeIterable(capacitor.createReadStream(), size),
     );
   } finally {
-    // It deletes its file once released and its readers are done: wait for
-    // that, so the caller may remove the directory.
-    const closed = new Promise((resolve) => capacitor.once("close", resolve));
-    capacitor.on("error", () => {});
-    capacitor.release();
-    await closed;
+    await releaseCapacitor(capacitor);
   }
+}
+
+/**
+ * Releases an fs-capacitor stream and waits until it has deleted its file
+ * (once its readers are done), so the caller may remove the directory.
+ */
+export async function releaseCapacitor(
+  capacitor: CapacitorStream,
+): Promise<void> {
+  const closed = new Promise((resolve) => capacitor.once("close", resolve));
+  capacitor.on("error", () => {});
+  capacitor.release();
+  await closed;
 }
 
 /** The part of Deno and Bun used to stream a file the runtime's own way. */

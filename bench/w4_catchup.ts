@@ -22,6 +22,7 @@ import path from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { WriteStream as CapacitorStream } from "fs-capacitor";
+import { releaseCapacitor } from "./_fanout_peers.ts";
 import { MemoryStore, StreamCache } from "../mod.ts";
 import { FsStore } from "../src/fs/mod.ts";
 import { median, runtime } from "./_stats.ts";
@@ -111,7 +112,7 @@ const SUBJECTS: Record<string, () => Promise<Pipe>> = {
       close: () =>
         new Promise<void>((resolve) => capacitor.end(() => resolve())),
       chunks: capacitor.createReadStream(),
-      dispose: () => Promise.resolve(capacitor.release()),
+      dispose: () => releaseCapacitor(capacitor),
     });
   },
 };

@@ -30,6 +30,7 @@ import path from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { WriteStream as CapacitorStream } from "fs-capacitor";
+import { releaseCapacitor } from "./_fanout_peers.ts";
 import { StreamCache } from "../mod.ts";
 import { FsStore } from "../src/fs/mod.ts";
 import { ByteCheck, CHUNK, mark, newSource } from "./_bytes.ts";
@@ -131,7 +132,7 @@ function capacitor(dir: string): Promise<Subject> {
         cancel: () => Promise.resolve(void readable.destroy()),
       };
     },
-    dispose: () => Promise.resolve(stream.release()),
+    dispose: () => releaseCapacitor(stream),
   });
 }
 
