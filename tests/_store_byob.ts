@@ -107,11 +107,11 @@ export function describeStoreByob(name: string, make: StoreFactory): void {
 
     it("gives BYOB readers the right bytes from every start, for any view size, once complete (rules 7, 8)", () =>
       withCache(make, async (cache) => {
-        const bytes = pattern(1000, 5);
+        const bytes = pattern(300, 5);
         const entry = await cache.getOrCreate("k", () => bytes);
         await entry.done;
-        for (let start = 0; start <= 1000; start += 37) {
-          for (const size of [1, 7, 256, 4096]) {
+        for (let start = 0; start <= 300; start += 37) {
+          for (const size of [1, 7, 4096]) {
             const { bytes: got, lengths } = await readByob(
               entry.readable({ start, chunkSize: 100 }),
               size,
