@@ -71,3 +71,10 @@ export {
   EntryNotFoundError,
   StreamCacheError,
 } from "./src/errors.ts";
+export { ProducerLostError } from "./src/shared_store.ts";
+export type {
+  FollowClaim,
+  ProduceClaim,
+  StoreClaim,
+  StoreProgress,
+} from "./src/shared_store.ts";

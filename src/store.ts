@@ -22,6 +22,8 @@
  * @module
  */
 
+import type { StoreClaim, StoreProgress } from "./shared_store.ts";
+
 /**
  * A JSON value, as entry metadata holds.
  *
@@ -386,6 +388,28 @@ export interface Store {
    * @returns Each committed entry's record once, in no particular order.
    */
   records?(): AsyncIterable<StoreRecord>;
+  /**
+   * Optional, for a store several processes share: claims `key` for this
+   * process, which then produces it under a lease, or learns which entry
+   * another process is producing (or has just committed) for it. The cache
+   * calls it when a lookup missed, before running a producer. See
+   * `src/shared_store.ts`.
+   *
+   * @param key The key to produce.
+   * @returns Who produces it.
+   */
+  claim?(key: string): Promise<StoreClaim>;
+  /**
+   * Optional, with `claim`: reports entry `id` as another process writes it,
+   * without polling: its growing size, then its committed record (last).
+   * Throws `ProducerLostError` if its producer is lost, or an
+   * error with the producer's reason if it failed.
+   *
+   * @param id The entry a `claim` named.
+   * @param signal Stops following.
+   * @returns The entry's progress.
+   */
+  follow?(id: string, signal: AbortSignal): AsyncIterable<StoreProgress>;
   /** Releases what the store holds (handles, connections). Called once, last. */
   close(): Promise<void>;
 }

@@ -12,7 +12,7 @@
 export const BROWSER_SAFE = [".", "./http", "./idb"];
 
 /** Subpaths for servers only: they import `node:` modules. */
-export const SERVER_ONLY = ["./fs"];
+export const SERVER_ONLY = ["./fs", "./redis"];
 
 /**
  * Optional peer dependencies, by the one subpath allowed to import them: the
@@ -23,4 +23,7 @@ export const SERVER_ONLY = ["./fs"];
  */
 export const PEERS = {
   "./idb": { "idb-keyval": "^6.2.0" },
+  // RedisStore takes the caller's client and imports none; the peer says
+  // which node-redis versions it is tested with.
+  "./redis": { redis: "^5.0.0 || ^6.0.0" },
 };
