@@ -18,6 +18,7 @@ import {
 } from "./_entry_table.ts";
 import { Evictor } from "./_eviction.ts";
 import { KeyTurns } from "./_key_turns.ts";
+import { claimAndCreate, followEntry } from "./_shared_entry.ts";
 import { freshness } from "./_lifetime.ts";
 import { checkCacheOptions, checkLifetime } from "./_options.ts";
 import { unrefInterval } from "./_unref_timer.ts";
@@ -33,6 +34,7 @@ import type { Entry } from "./entry.ts";
 import { CacheClosedError } from "./errors.ts";
 import { MemoryStore } from "./memory_store.ts";
 import { type Producer, toBody } from "./producer.ts";
+import type { ProduceClaim } from "./shared_store.ts";
 import type { EntryLifetime, EntryMeta, Store, StoreRecord } from "./store.ts";
 import type {
   CacheOutcome,
@@ -62,9 +64,13 @@ interface Answer {
 
 /**
  * A creation for the key, run by the first caller that misses, or by a
- * refresh (then given the stale entry it replaces).
+ * refresh (then given the stale entry it replaces); under the store's claim
+ * when the store is shared (src/_shared_entry.ts).
  */
-type Create = (stale?: EntryLog) => Promise<EntryLog>;
+type Create = (
+  stale?: EntryLog,
+  claim?: ProduceClaim,
+) => Promise<EntryLog>;
 
 /** What `#serve` says of an entry kept only for a revalidation. */
 const REVALIDATE = "revalidate";
@@ -206,8 +212,8 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
     const meta = freezeMeta(options.meta, action);
     const lifetime = checkLifetime(options, action);
     let writable: WritableStream<Uint8Array> | undefined;
-    const served = await this.#acquire(key, action, async () => {
-      const writer = await this.#store.create(key, meta, {
+    const served = await this.#acquire(key, action, async (_stale, claim) => {
+      const writer = await (claim ?? this.#store).create(key, meta, {
         created: this.#clock(),
         ...(lifetime ? { lifetime } : {}),
       });
@@ -285,8 +291,8 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
     }
     const meta = freezeMeta(options.meta, action);
     const lifetime = checkLifetime(options, action);
-    const produce = (stale?: EntryLog) =>
-      this.#produce(key, producer, { meta, lifetime }, action, stale);
+    const produce: Create = (stale, claim) =>
+      this.#produce(key, producer, { meta, lifetime }, action, stale, claim);
     const served = await this.#acquire(key, action, produce, produce);
     this.#count(served!.outcome);
     if (options.status) options.status.outcome = served!.outcome;
@@ -615,10 +621,10 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
     refresh: Create | undefined,
   ): Promise<Served | undefined> {
     let ran = false;
-    const mine = create &&
-      (() => {
+    const mine: Create | undefined = create &&
+      ((stale, claim) => {
         ran = true;
-        return create();
+        return create(stale, claim);
       });
     for (;;) {
       this.#assertOpen(action);
@@ -819,7 +825,12 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
       }
       pending.creating = true;
       exists.resolve(true);
-      const log = await create();
+      const log = await claimAndCreate(
+        this.#store,
+        key,
+        (claim) => create(undefined, claim),
+        (claim) => this.#adopt(followEntry(this.#host, key, claim)),
+      );
       if (this.#closing) {
         log.shutdown(
           new CacheClosedError("Cannot create entry: the cache is closed"),
@@ -858,6 +869,7 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
     },
     action: string,
     stale: EntryLog | undefined,
+    claim?: ProduceClaim,
   ): Promise<EntryLog> {
     this.#assertOpen(action); // no producer starts once the cache closes
     const abort = new AbortController();
@@ -874,7 +886,7 @@ export class StreamCache extends EventTarget implements AsyncDisposable {
         const lifetime = produced.lifetime || defaults.lifetime
           ? { ...defaults.lifetime, ...produced.lifetime }
           : undefined;
-        const writer = await this.#store.create(key, meta, {
+        const writer = await (claim ?? this.#store).create(key, meta, {
           created: this.#clock(),
           ...(lifetime ? { lifetime } : {}),
         });

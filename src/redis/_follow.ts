@@ -93,7 +93,10 @@ export async function* followEntry(
           yield { size, record: await record(commands, id) };
           return;
         }
-        if (state === "f") throw failure(id, reason, lost === "1");
+        // Failed, or failed and released since (the reason is kept).
+        if (state === "f" || (state === "r" && reason)) {
+          throw failure(id, reason, lost === "1");
+        }
         if (state !== "w") {
           throw new EntryNotFoundError(
             `Cannot follow entry ${id}: it is gone from Redis (expired or released)`,

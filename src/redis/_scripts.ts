@@ -211,6 +211,7 @@ local state = redis.call('HGET', m, 'state')
 if not state or state == 'r' then return 0 end
 if state == 'w' then
   if ARGV[3] ~= '1' then return 0 end
+  redis.call('HSET', m, 'reason', ARGV[6])
   event(id, redis.call('HGET', m, 'size'), 2, 'fail', ARGV[6])
   if ARGV[4] ~= '' and redis.call('GET', ARGV[4]) == id then redis.call('DEL', ARGV[4]) end
 end

@@ -285,6 +285,10 @@ export class RedisStore implements Store {
    * @param id The entry's storage identity.
    */
   async release(id: string): Promise<void> {
+    // A claimed entry that failed is released in the same turn as it fails,
+    // and the cache abandons its claim, with the failure's reason, in the
+    // next microtask: yield to it, so followers learn that reason.
+    await undefined;
     const lease = this.#writing.get(id);
     this.#done(id);
     await this.#commands.run("release", [
