@@ -122,6 +122,7 @@ export class ServerProcess {
   readonly #exit: Promise<{ code: number | null; signal: string | null }>;
   readonly #waiters: Set<Waiter>;
   readonly #stderr: () => string;
+  readonly #deadline: number;
 
   private constructor(
     url: string,
@@ -130,6 +131,7 @@ export class ServerProcess {
     waiters: Set<Waiter>,
     exit: Promise<{ code: number | null; signal: string | null }>,
     stderr: () => string,
+    deadline: number,
   ) {
     this.url = url;
     this.#child = child;
@@ -137,6 +139,7 @@ export class ServerProcess {
     this.#waiters = waiters;
     this.#exit = exit;
     this.#stderr = stderr;
+    this.#deadline = deadline;
   }
 
   /**
@@ -171,8 +174,11 @@ export class ServerProcess {
       env?: Record<string, string>;
       cwd?: string;
       detached?: boolean;
+      /** How long to wait for `listening on` and for `waitFor`'s lines. */
+      deadline?: number;
     } = {},
   ): Promise<ServerProcess> {
+    const deadline = options.deadline ?? DEADLINE_MS;
     const child = spawn(command, args, {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...options.env },
@@ -213,12 +219,12 @@ export class ServerProcess {
         child.kill("SIGKILL");
         reject(
           new Error(
-            `${command} did not print "listening on" in ${DEADLINE_MS} ms:\n${
+            `${command} did not print "listening on" in ${deadline} ms:\n${
               lines.join("\n")
             }\n${stderr}`,
           ),
         );
-      }, DEADLINE_MS);
+      }, deadline);
       const started: Waiter = {
         check() {
           const url = lines.map((line) => LISTENING.exec(line)?.[1])
@@ -226,7 +232,15 @@ export class ServerProcess {
           if (url === undefined) return false;
           clearTimeout(timer);
           resolve(
-            new ServerProcess(url, child, lines, waiters, exit, () => stderr),
+            new ServerProcess(
+              url,
+              child,
+              lines,
+              waiters,
+              exit,
+              () => stderr,
+              deadline,
+            ),
           );
           return true;
         },
@@ -280,13 +294,13 @@ export class ServerProcess {
   /**
    * Resolves with `find(lines)` as soon as it is not `undefined`: now, or
    * when a later line arrives. Rejects if the server exits first, or after
-   * a deadline, `deadlineMs` (so a missing line fails the test instead of
-   * hanging it).
+   * a deadline, `deadlineMs` (by default the one the server was spawned with)
+   * (so a missing line fails the test instead of hanging it).
    */
   waitFor<T>(
     what: string,
     find: (lines: readonly string[]) => T | undefined,
-    deadlineMs: number = DEADLINE_MS,
+    deadlineMs: number = this.#deadline,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const now = find(this.lines);
