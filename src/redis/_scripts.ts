@@ -83,9 +83,9 @@ return 1
   append: `
 local id = ARGV[2]
 local m = mkey(id)
+if not leased(ARGV[3], id) then return redis.error_reply('LEASE lost: another process may produce this key now') end
 local state = redis.call('HGET', m, 'state')
 if state ~= 'w' then return redis.error_reply('STATE the entry is no longer written here (' .. tostring(state) .. ')') end
-if not leased(ARGV[3], id) then return redis.error_reply('LEASE lost: another process may produce this key now') end
 local size = tonumber(redis.call('HGET', m, 'size'))
 if size ~= tonumber(ARGV[4]) then return redis.error_reply('OFFSET the entry has ' .. size .. ' bytes, the writer ' .. ARGV[4]) end
 local bytes = ARGV[5]
@@ -115,9 +115,9 @@ return size
   commit: `
 local id = ARGV[2]
 local m = mkey(id)
+if not leased(ARGV[3], id) then return redis.error_reply('LEASE lost: another process may produce this key now') end
 local state = redis.call('HGET', m, 'state')
 if state ~= 'w' then return redis.error_reply('STATE the entry is no longer written here (' .. tostring(state) .. ')') end
-if not leased(ARGV[3], id) then return redis.error_reply('LEASE lost: another process may produce this key now') end
 local size = redis.call('HGET', m, 'size')
 if size ~= ARGV[5] then return redis.error_reply('OFFSET the entry has ' .. size .. ' bytes, the writer ' .. ARGV[5]) end
 local previous = redis.call('GET', ARGV[4])
