@@ -262,4 +262,91 @@ describe("RedisStore shared by two caches", { skip: REDIS_MISSING }, () => {
       await b.close();
     }
   });
+
+  it("Redis restarted mid-write: the producer and the followers get clear errors, never wrong bytes; the next request produces afresh", async () => {
+    const own = await startRedis();
+    const made: Client[] = [];
+    const connect = async () => {
+      const c = await own.connect();
+      made.push(c);
+      return c;
+    };
+    const prefix = "restart:";
+    const a = new StreamCache({
+      store: new RedisStore({ client: await connect(), prefix, leaseMs: 500 }),
+    });
+    const b = new StreamCache({
+      store: new RedisStore({ client: await connect(), prefix, leaseMs: 500 }),
+    });
+    try {
+      const source = manualSource();
+      const entryA = await a.getOrCreate("k", () => source.stream);
+      source.push(pattern(1000, 14));
+      const entryB = await b.getOrCreate("k", () => {
+        throw new Error("must not run");
+      });
+      const readingB = readError(entryB.readable());
+      await own.restart(); // empty, as with no persistence
+      source.push(pattern(1000, 15));
+      const [errorA, errorB] = [
+        await readError(entryA.readable()),
+        await readingB,
+      ];
+      assert.ok(errorA instanceof Error && errorB instanceof Error);
+      // The producer's writer fails on its lease, or its reader finds the
+      // entry gone; the follower's reader meets the broken connection (a
+      // read in flight fails that reader alone, SEMANTICS 6) or finds the
+      // entry gone: no clean end anywhere.
+      assert.match(
+        `${errorA.name}: ${errorA.message}`,
+        /ProducerLostError|EntryNotFoundError: .*no entry|ECONNRESET|EPIPE|Socket closed/i,
+      );
+      assert.match(
+        `${errorB.name}: ${errorB.message}`,
+        /gone from Redis|ProducerLostError|unreachable|ECONNRESET|EPIPE|Socket closed/i,
+      );
+      await assert.rejects(entryB.done);
+      // Once reconnected, the key is produced afresh.
+      const fresh = await b.getOrCreate("k", () => pattern(30, 16));
+      assert.deepEqual(await readAll(fresh.readable()), pattern(30, 16));
+    } finally {
+      await a.close().catch(() => {});
+      await b.close().catch(() => {});
+      for (const c of made) c.destroy();
+      await own.stop();
+    }
+  });
+
+  it("an out-of-memory Redis (maxmemory, noeviction) fails the entry being written, not the server or other entries", async () => {
+    const own = await startRedis([
+      "--maxmemory",
+      "4mb",
+      "--maxmemory-policy",
+      "noeviction",
+    ]);
+    const c = await own.connect();
+    const cache = new StreamCache({
+      store: new RedisStore({ client: c, prefix: "oom:" }),
+    });
+    try {
+      const small = await cache.getOrCreate("small", () => pattern(1000, 17));
+      assert.equal(await small.done, 1000);
+      const big = await cache.getOrCreate("big", async function* () {
+        for (let i = 0; i < 64; i++) yield pattern(256 * 1024, i);
+      });
+      const error = await readError(big.readable()) as Error;
+      assert.match(error.message, /OOM/);
+      await assert.rejects(big.done, /OOM/);
+      // The server serves on, and so do the entries it holds.
+      assert.deepEqual(
+        await readAll((await cache.get("small"))!.readable()),
+        pattern(1000, 17),
+      );
+      assert.equal(await cache.has("big"), false);
+    } finally {
+      await cache.close();
+      c.destroy();
+      await own.stop();
+    }
+  });
 });
