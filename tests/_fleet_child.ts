@@ -22,8 +22,12 @@ import { RedisStore } from "../src/redis/mod.ts";
 import { pattern } from "./_helpers.ts";
 
 const CHUNK = 16 * 1024;
+// No command timeout (node-redis 6 has 5 s by default): three runtimes and
+// 100 requests on a loaded 2-core machine queue commands for longer, and a
+// timed-out append or read would fail an entry for the load, not a fault.
 const client = createClient({
   socket: { path: process.env.FLEET_REDIS_SOCKET!, tls: false },
+  commandOptions: { timeout: 0 },
 });
 client.on("error", () => {});
 await client.connect();

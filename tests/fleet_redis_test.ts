@@ -132,11 +132,17 @@ describe("a fleet of three processes over one Redis", {
         const size = 400_000;
         const responses = await Promise.all(
           Array.from({ length: 100 }, async (_, i) => {
-            const response = await fetch(
-              members[i % 3]!.at(`cold?size=${size}`),
-            );
-            assert.equal(response.status, 200);
-            return await body(response);
+            const member = members[i % 3]!;
+            try {
+              const response = await fetch(member.at(`cold?size=${size}`));
+              assert.equal(response.status, 200);
+              return await body(response);
+            } catch (error) {
+              const said = member.lines.filter((l) => l.startsWith("failed"));
+              throw new Error(
+                `${error}; the server said: ${said}; stderr: ${member.stderr}`,
+              );
+            }
           }),
         );
         const expected = pattern(size, 1);

@@ -565,12 +565,25 @@ export class RedisStore implements Store {
   }
 
   async #read(id: string, offset: number, length: number): Promise<Uint8Array> {
-    const bytes = await this.#commands.run("read", [
-      id,
-      String(offset),
-      String(Math.min(length, MAX_READ)),
-      String(this.#blockSize),
-    ], true) as Uint8Array;
+    const count = Math.min(length, MAX_READ);
+    const n = Math.floor(offset / this.#blockSize);
+    const within = offset - n * this.#blockSize;
+    // Within one block (a reader's 64 KiB chunks in 256 KiB blocks): one
+    // GETRANGE; across blocks, one script.
+    const bytes =
+      await (within + count <= this.#blockSize
+        ? this.#commands.bytes([
+          "GETRANGE",
+          this.#names.block(id, n),
+          String(within),
+          String(within + count - 1),
+        ])
+        : this.#commands.run("read", [
+          id,
+          String(offset),
+          String(count),
+          String(this.#blockSize),
+        ], true)) as Uint8Array;
     // A copy of its own for the caller (SEMANTICS 7): the client's buffers
     // may share memory with other replies.
     return new Uint8Array(bytes);
