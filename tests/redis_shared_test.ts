@@ -200,6 +200,31 @@ describe("RedisStore shared by two caches", { skip: REDIS_MISSING }, () => {
     }
   });
 
+  it("a producer lost between its claim and its entry: the waiting caller elsewhere claims the key after the lease and produces it", async () => {
+    const prefix = `early${++count}:`;
+    const leaseMs = 400;
+    const producerClient = await client();
+    const early = new RedisStore({ client: producerClient, prefix, leaseMs });
+    const claim = await early.claim("k");
+    assert.equal(claim.kind, "produce"); // and then its process dies
+    producerClient.destroy();
+    const b = new StreamCache({
+      store: new RedisStore({ client: await client(), prefix, leaseMs }),
+    });
+    try {
+      let runs = 0;
+      const entry = await b.getOrCreate("k", () => {
+        runs++;
+        return pattern(40, 18);
+      });
+      assert.equal(runs, 1);
+      assert.deepEqual(await readAll(entry.readable()), pattern(40, 18));
+    } finally {
+      await b.close();
+      await early.close();
+    }
+  });
+
   it("fencing: once a producer's lease is gone its appends and commit are refused, and only its own writer fails", async () => {
     const prefix = `fence${++count}:`;
     const admin = await client();
