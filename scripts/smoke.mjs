@@ -141,6 +141,40 @@ const text = await new Response(hit.readable()).text();
 expect(text === "in IndexedDB", \`read back \${text}\`);
 await second.close();
 `,
+  // RedisStore takes the consumer's client and imports none: a stand-in
+  // client sees the one command a lookup sends (no Redis here).
+  "./redis": `import { RedisStore } from "streamcache/redis";
+${EXPECT}
+let sent = "";
+const store = new RedisStore({
+  client: {
+    sendCommand: async (args) => {
+      sent += \`\${args[0]};\`;
+      return null;
+    },
+    duplicate() {
+      return this;
+    },
+    connect: async () => undefined,
+    destroy() {},
+    on() {
+      return undefined;
+    },
+  },
+  prefix: "smoke:",
+});
+expect(await store.lookup("k") === undefined, "a miss");
+expect(sent === "EVALSHA;", \`sent \${sent}\`);
+let refused = false;
+try {
+  // @ts-expect-error: not a client
+  new RedisStore({ client: { sendCommand: 1 } });
+} catch (error) {
+  refused = error instanceof TypeError;
+}
+expect(refused, "a client without sendCommand is a TypeError");
+await store.close();
+`,
 };
 /**
  * What the probes need besides the package: its optional peers (PEERS in
