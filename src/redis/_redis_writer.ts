@@ -22,6 +22,8 @@ export interface WriterInit {
   readonly blockSize: number;
   readonly maxEntryBytes: number;
   readonly writingTtl: number;
+  /** The lease's length, which each append renews. */
+  readonly leaseMs: number;
   readonly ttl: number;
   readonly releasedTtl: number;
   /** Called once the writer is done (committed), so the store forgets it. */
@@ -52,6 +54,7 @@ export class RedisWriter implements StoreWriter {
           String(init.blockSize),
           String(init.maxEntryBytes),
           String(init.writingTtl),
+          String(init.leaseMs),
         ]);
       } catch (error) {
         throw scriptError(error, `write entry ${init.id}`);

@@ -78,7 +78,8 @@ return 1
 `,
   /**
    * append: ARGV prefix, id, lkey, offset, bytes, blockSize, maxBytes,
-   * writingTtl. The new size.
+   * writingTtl, leaseMs. The new size. An append renews the lease too: a
+   * producer that writes is alive, however late its timer runs.
    */
   append: `
 local id = ARGV[2]
@@ -103,6 +104,7 @@ while at <= #bytes do
   size = size + #part
 end
 redis.call('HSET', m, 'size', size, 'blocks', math.floor((size + bs - 1) / bs))
+if ARGV[3] ~= '' then redis.call('PEXPIRE', ARGV[3], ARGV[9]) end
 redis.call('PEXPIRE', m, ARGV[8])
 redis.call('PEXPIRE', ekey(id), ARGV[8])
 event(id, size, 1, 'grow')

@@ -429,6 +429,7 @@ export class RedisStore implements Store {
       blockSize: this.#blockSize,
       maxEntryBytes: this.#maxEntryBytes,
       writingTtl: this.#writingTtl,
+      leaseMs: this.#leaseMs,
       ttl: this.#ttl,
       releasedTtl: this.#releasedTtl,
       done: (done) => this.#done(done),
