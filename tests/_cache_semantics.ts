@@ -406,8 +406,11 @@ export function describeCacheSemantics(
             const kept = await usedMemory() - before - stored;
             assert.equal(calls.reads, reads, "the stalled reader read nothing");
             // A reader that queued what the writer wrote would keep 2 MiB more.
+            // Half of that is the bound: a store's own garbage between the
+            // two measurements (IndexedDB's structured clones and
+            // transactions) has reached 0.6 MiB under load.
             assert.ok(
-              kept < MORE * CHUNK / 4,
+              kept < MORE * CHUNK / 2,
               `while stalled, the reader kept ${kept} bytes beyond the store's ${stored}`,
             );
             await writer.close();
