@@ -6,8 +6,11 @@
  * reading its body; the median and p99 latency from request to last byte.
  *
  * `--store memory`: streamcache's `MemoryStore` (`getOrCreate`, then the
- * body through `entry.readable()`) against lru-cache 11's `fetch()` and an
- * in-flight `Map<key, Promise<bytes>>`. `--store disk`: streamcache's
+ * body through `entry.readable()`) against lru-cache 11's `fetch()`, the
+ * same with its bytes copied into a one-chunk byte stream that is then read
+ * ("lru-cache + stream": the floor for a cache that answers with a stream
+ * and gives each reader its own bytes), and an in-flight
+ * `Map<key, Promise<bytes>>`. `--store disk`: streamcache's
  * `FsStore` (whose miss includes the commit's fsyncs) against cacache 21
  * (`get`, and `put` on a miss). Subjects alternate within each round; the
  * ratios are medians of the per-round ratios streamcache / peer (for hits:
@@ -168,6 +171,30 @@ const SUBJECTS: Record<string, () => Subject> = disk
       });
       return {
         get: async (n) => (await lru.fetch(keyOf(n)))!,
+        close: () => Promise.resolve(lru.clear()),
+      };
+    },
+    // The floor for any cache that answers a hit with a stream and gives
+    // each reader its own bytes (SEMANTICS 7): lru-cache's hit, copied into
+    // a one-chunk byte stream that is then read, as a hit of streamcache is.
+    "lru-cache + stream": () => {
+      const lru = new LRUCache<string, Uint8Array>({
+        max: 1_000_000,
+        fetchMethod: (key) => Promise.resolve(body(numberOf(key))),
+      });
+      return {
+        get: async (n) => {
+          const bytes = (await lru.fetch(keyOf(n)))!;
+          return readBody(
+            new ReadableStream({
+              type: "bytes",
+              pull(controller) {
+                controller.enqueue(bytes.slice());
+                controller.close();
+              },
+            }, { highWaterMark: 0 }) as ReadableStream<Uint8Array>,
+          );
+        },
         close: () => Promise.resolve(lru.clear()),
       };
     },
