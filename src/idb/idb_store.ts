@@ -11,7 +11,7 @@ import {
   quoteKey,
 } from "../_validate.ts";
 import { EntryNotFoundError, StreamCacheError } from "../errors.ts";
-import { checkCreateOptions } from "../fs/_lifetime.ts";
+import { checkCreateOptions } from "../_record_lifetime.ts";
 import type {
   EntryMeta,
   Store,
