@@ -12,6 +12,7 @@ import {
 } from "../_validate.ts";
 import { EntryNotFoundError, StreamCacheError } from "../errors.ts";
 import { checkCreateOptions } from "../_record_lifetime.ts";
+import type { StoreClaim, StoreProgress } from "../shared_store.ts";
 import type {
   EntryMeta,
   Store,
@@ -21,20 +22,32 @@ import type {
   StoreWriter,
 } from "../store.ts";
 import { Pending, readPending, readStored } from "./_chunks.ts";
+import { claimKey } from "./_claim.ts";
 import { Connection } from "./_connection.ts";
+import { type FollowContext, followEntry } from "./_follow.ts";
 import { request } from "./_idb_types.ts";
 import {
-  allChunks,
   chunkKey,
   entryKey,
   type EntryState,
   linkKey,
   type LinkRecord,
   links,
+  producingKey,
+  type ProducingRecord,
   writingKey,
-  writings,
 } from "./_layout.ts";
-import { holdWriter, ifWriterDead, type WriterHold } from "./_liveness.ts";
+import {
+  type EntryHold,
+  holdReader,
+  holdWriter,
+  ifUnread,
+  ifWriterDead,
+} from "./_liveness.ts";
+import { globalLocks, type Hold, type Locks } from "./_locks.ts";
+import { Messages } from "./_messages.ts";
+import { deleteEntry, sweep } from "./_sweep.ts";
+import { defaultSharing, type IndexedDbSharing } from "./idb_sharing.ts";
 
 const DEFAULT_NAME = "streamcache";
 const DEFAULT_CHUNK_SIZE = 64 * 1024;
@@ -85,6 +98,24 @@ export interface IndexedDbStoreOptions {
    * @default {60000}
    */
   accessResolution?: number;
+  /**
+   * How stores in other contexts of the origin (tabs, workers, the service
+   * worker) are told of this one's writes, so that each key is produced
+   * once between them: Web Locks and broadcast channels. By default the
+   * realm's own `navigator.locks` and `BroadcastChannel`, where it has both
+   * (browsers, Deno, Node 24); `false`, or a realm without them (Bun, Node
+   * 22), gives a store without `claim` and `follow`: one producer per key
+   * per context, as every store had before.
+   */
+  sharing?: IndexedDbSharing | false;
+}
+
+/** A key this store claimed, whose entry it created and writes. */
+interface Claimed {
+  readonly key: string;
+  readonly hold: Hold;
+  /** The failure, once it is being recorded. */
+  failing?: Promise<void>;
 }
 
 /** A touched entry's latest access time, and the one last written. */
@@ -155,7 +186,17 @@ export class IndexedDbStore implements Store {
   readonly #swept: Promise<unknown>;
   /** Entries this store is writing, by id; their readers share the object. */
   readonly #pending = new Map<string, Pending>();
-  readonly #holds = new Map<string, WriterHold>();
+  readonly #holds = new Map<string, EntryHold>();
+  /** Web Locks, where there are: the liveness of writers and readers. */
+  readonly #locks: Locks | undefined;
+  /** What the other contexts are told, if the store is shared. */
+  readonly #messages: Messages | undefined;
+  /** Entries this store writes under a claim, by id. */
+  readonly #claimed = new Map<string, Claimed>();
+  /** The holds of this store's open readers. */
+  readonly #readers = new Set<EntryHold>();
+  /** Aborted on close: stops the claims waiting and the entries followed. */
+  readonly #closing = new AbortController();
   /** Access times of committed entries this store touched or committed. */
   readonly #access = new Map<string, Access>();
   #closed = false;
@@ -178,6 +219,7 @@ export class IndexedDbStore implements Store {
       name = DEFAULT_NAME,
       chunkSize = DEFAULT_CHUNK_SIZE,
       accessResolution = DEFAULT_ACCESS_RESOLUTION,
+      sharing = defaultSharing() ?? false,
     } = options;
     if (typeof name !== "string" || name === "") {
       throw new TypeError(
@@ -193,12 +235,64 @@ export class IndexedDbStore implements Store {
       );
     }
     checkOffset(accessResolution, "accessResolution", action);
+    if (
+      sharing !== false &&
+      (typeof sharing?.locks?.request !== "function" ||
+        typeof sharing.channel !== "function")
+    ) {
+      throw new TypeError(
+        `Cannot ${action}: sharing must be false or { locks, channel }: received ${
+          describeValue(sharing)
+        }`,
+      );
+    }
     this.#name = name;
+    this.#locks = sharing ? sharing.locks : globalLocks();
     this.#chunkSize = chunkSize;
     this.#resolution = accessResolution;
     this.#db = new Connection(name);
+    if (sharing) {
+      const messages = new Messages(sharing, name);
+      this.#messages = messages;
+      const context: FollowContext = {
+        db: this.#db,
+        locks: sharing.locks,
+        messages,
+        database: name,
+      };
+      this.claim = (key) => this.#claim(key, context);
+      this.follow = (id, signal) => this.#follow(id, signal, context);
+    }
     this.#swept = this.sweep().catch(() => {});
   }
+
+  /**
+   * Claims `key` for this context, which then produces it, or names the
+   * entry another context of the origin produces (or has just committed);
+   * see {@linkcode Store.claim}. The claim is a Web Lock named for the key,
+   * held until the entry commits or fails, or the context ends. Absent
+   * without sharing ({@linkcode IndexedDbStoreOptions.sharing}).
+   *
+   * @param key The key to produce.
+   * @returns Who produces it.
+   */
+  readonly claim?: (key: string) => Promise<StoreClaim>;
+
+  /**
+   * Reports entry `id`, written by another context, as it is stored: woken
+   * by its writer's messages and by its writer's Web Lock, granted once the
+   * writer is gone; a writer that died before committing is a
+   * `ProducerLostError`. See {@linkcode Store.follow}. Absent without
+   * sharing.
+   *
+   * @param id The entry a claim named.
+   * @param signal Stops following.
+   * @returns Its growing size, then its record.
+   */
+  readonly follow?: (
+    id: string,
+    signal: AbortSignal,
+  ) => AsyncIterable<StoreProgress>;
 
   /** The name of the IndexedDB database. */
   get name(): string {
@@ -222,23 +316,42 @@ export class IndexedDbStore implements Store {
    * @param options Its creation time and lifetime.
    * @returns A writer whose bytes this store's readers see at once.
    */
-  async create(
+  create(
     key: string,
     meta: EntryMeta | undefined,
     options: StoreCreateOptions = {},
+  ): Promise<StoreWriter> {
+    return this.#create(key, meta, options, undefined);
+  }
+
+  async #create(
+    key: string,
+    meta: EntryMeta | undefined,
+    options: StoreCreateOptions,
+    claim: { hold: Hold; hash: string } | undefined,
   ): Promise<StoreWriter> {
     const action = "create entry in IndexedDbStore";
     this.#checkOpen(action);
     meta = freezeMeta(meta, action);
     const { created, lifetime } = checkCreateOptions(options, action);
     const id = crypto.randomUUID();
-    const hold = await holdWriter(this.#name, id);
+    const hold = await holdWriter(this.#locks, this.#name, id);
     const chunkSize = this.#chunkSize;
-    const state: EntryState = { key, state: "writing", chunkSize, size: 0 };
+    const state: EntryState = {
+      key,
+      state: "writing",
+      chunkSize,
+      size: 0,
+      ...(meta ? { meta } : {}),
+      created,
+      ...(lifetime ? { lifetime } : {}),
+    };
     try {
       await this.#db.run("readwrite", (store) => {
         store.put(state, entryKey(id));
         store.put(key, writingKey(id));
+        // Where followers in other contexts find it.
+        if (claim) store.put({ id } as ProducingRecord, producingKey(key));
       });
     } catch (error) {
       hold.end();
@@ -247,6 +360,10 @@ export class IndexedDbStore implements Store {
     const pending = new Pending(chunkSize);
     this.#pending.set(id, pending);
     this.#holds.set(id, hold);
+    if (claim) {
+      this.#claimed.set(id, { key, hold: claim.hold });
+      this.#messages?.post({ kind: "created", hash: claim.hash, id });
+    }
     const record: LinkRecord = {
       key,
       id,
@@ -282,6 +399,7 @@ export class IndexedDbStore implements Store {
       throw this.#failure("write entry", record.key, error);
     }
     pending.storedFull(full.length);
+    this.#messages?.post({ kind: "grew", id: record.id, size: pending.stored });
   }
 
   async #commit(record: LinkRecord, pending: Pending): Promise<StoreRecord> {
@@ -293,26 +411,39 @@ export class IndexedDbStore implements Store {
       state: "committed",
       chunkSize: pending.chunkSize,
       size,
+      ...(record.meta ? { meta: record.meta } : {}),
+      created: record.created,
+      ...(record.lifetime ? { lifetime: record.lifetime } : {}),
     };
+    const claimed = this.#claimed.get(id);
     // Whole chunks are stored by write(); what is left is the tail.
     const last = pending.tailLength
       ? pending.tail.slice(0, pending.tailLength)
       : undefined;
     const index = pending.stored / pending.chunkSize;
     try {
-      await this.#db.run("readwrite", (store) => {
+      await this.#db.run("readwrite", async (store) => {
         if (last) store.put(last, chunkKey(id, index));
         store.put(state, entryKey(id));
         store.delete(writingKey(id));
         store.put(committed, linkKey(key));
+        if (claimed) {
+          const producing = await request<ProducingRecord | undefined>(
+            store.get(producingKey(key)),
+          );
+          if (producing?.id === id) store.delete(producingKey(key));
+        }
       });
     } catch (error) {
       throw this.#failure("commit entry", key, error);
     }
     pending.storedAll();
     this.#pending.delete(id);
+    this.#messages?.post({ kind: "committed", id, size });
     this.#holds.get(id)?.end();
     this.#holds.delete(id);
+    this.#claimed.delete(id);
+    claimed?.hold.end();
     this.#access.set(id, { time: record.created, written: record.created });
     return committed;
   }
@@ -330,6 +461,76 @@ export class IndexedDbStore implements Store {
       }: ${String(name ?? "Error")}${why ? `: ${why}` : ""}`,
       { cause: error },
     );
+  }
+
+  async #claim(key: string, context: FollowContext): Promise<StoreClaim> {
+    this.#checkOpen("claim a key");
+    const claim = await claimKey(
+      context,
+      key,
+      this.#closing.signal,
+      () => this.#checkOpen("claim a key"),
+    );
+    if (claim.kind === "follow") return claim;
+    let created: string | undefined;
+    return {
+      kind: "produce",
+      create: async (key, meta, options = {}) => {
+        try {
+          const writer = await this.#create(key, meta, options, claim);
+          created = writer.id;
+          return writer;
+        } catch (error) {
+          claim.hold.end();
+          throw error;
+        }
+      },
+      abandon: async (reason) => {
+        if (created === undefined) claim.hold.end();
+        else await this.#failClaimed(created, describe(reason));
+      },
+    };
+  }
+
+  async *#follow(
+    id: string,
+    signal: AbortSignal,
+    context: FollowContext,
+  ): AsyncIterable<StoreProgress> {
+    this.#checkOpen("follow an entry");
+    const both = AbortSignal.any([signal, this.#closing.signal]);
+    yield* followEntry(context, id, both);
+  }
+
+  /**
+   * Ends the claim of an entry this store writes that failed: its followers
+   * learn why (in the database too, for those that look after the message),
+   * then its locks go. Once, whoever asks first (abandon, release, close).
+   */
+  #failClaimed(id: string, reason: string): Promise<void> {
+    const claimed = this.#claimed.get(id);
+    if (!claimed) return Promise.resolve();
+    claimed.failing ??= (async () => {
+      try {
+        await this.#db.run("readwrite", async (store) => {
+          const producing = await request<ProducingRecord | undefined>(
+            store.get(producingKey(claimed.key)),
+          );
+          if (producing?.id === id) {
+            const failed: ProducingRecord = { id, failed: reason };
+            store.put(failed, producingKey(claimed.key));
+          }
+        });
+      } catch {
+        // Followers still learn it from the message, or as a lost producer.
+      }
+      this.#messages?.post({ kind: "failed", id, reason });
+      this.#claimed.delete(id);
+      this.#holds.get(id)?.end();
+      this.#holds.delete(id);
+      claimed.hold.end();
+    })();
+    return claimed.failing;
   }
 
   /** `record` with the latest access time this store knows of. */
@@ -364,39 +565,77 @@ export class IndexedDbStore implements Store {
    */
   async openReader(id: string): Promise<StoreReader> {
     this.#checkOpen("open reader");
-    const pending = this.#pending.get(id);
+    // Held while it is open: no context deletes the entry meanwhile.
+    const hold = await holdReader(this.#locks, this.#name, id);
+    this.#readers.add(hold);
+    const close = () => this.#closeReader(id, hold);
     const db = this.#db;
-    if (pending) {
+    try {
+      const pending = this.#pending.get(id);
+      if (pending) {
+        return {
+          read: (offset, length) =>
+            readPending(db, id, pending, offset, offset + length),
+          close,
+        };
+      }
+      const state = await db.run(
+        "readonly",
+        (store) => request<EntryState | undefined>(store.get(entryKey(id))),
+      );
+      if (state === undefined || state.state === "released") {
+        throw new EntryNotFoundError(
+          `Cannot open reader: IndexedDbStore ${
+            quoteKey(this.#name)
+          } has no entry with id ${id}`,
+        );
+      }
+      // Written by another store: as far as its stored chunks go.
+      const size = state.state === "committed" ? state.size : Infinity;
       return {
         read: (offset, length) =>
-          readPending(db, id, pending, offset, offset + length),
-        close: () => Promise.resolve(),
+          readStored(
+            db,
+            id,
+            state.chunkSize,
+            offset,
+            Math.min(offset + length, size),
+          ),
+        close,
       };
+    } catch (error) {
+      await close();
+      throw error;
     }
-    const state = await db.run(
-      "readonly",
-      (store) => request<EntryState | undefined>(store.get(entryKey(id))),
-    );
-    if (state === undefined) {
-      throw new EntryNotFoundError(
-        `Cannot open reader: IndexedDbStore ${
-          quoteKey(this.#name)
-        } has no entry with id ${id}`,
-      );
+  }
+
+  /**
+   * A reader closed: if its entry was released while it read (by a store in
+   * another context), the last reader deletes it.
+   */
+  async #closeReader(id: string, hold: EntryHold): Promise<void> {
+    hold.end();
+    if (!this.#readers.delete(hold) || this.#closed) return;
+    try {
+      await hold.released;
+      await ifUnread(this.#locks, this.#name, id, async () => {
+        const state = await this.#db.run(
+          "readonly",
+          (store) => request<EntryState | undefined>(store.get(entryKey(id))),
+        );
+        return state?.state === "released" && await this.#delete(id);
+      });
+    } catch {
+      // Left for a sweep: closing a reader does not fail.
     }
-    // Written by another store: as far as its stored chunks go.
-    const size = state.state === "committed" ? state.size : Infinity;
-    return {
-      read: (offset, length) =>
-        readStored(
-          db,
-          id,
-          state.chunkSize,
-          offset,
-          Math.min(offset + length, size),
-        ),
-      close: () => Promise.resolve(),
-    };
+  }
+
+  /** Deletes every record of entry `id` (not its key's link). */
+  #delete(id: string): Promise<true> {
+    return this.#db.run("readwrite", (store) => {
+      deleteEntry(store, id);
+      return true as const;
+    });
   }
 
   /**
@@ -422,18 +661,48 @@ export class IndexedDbStore implements Store {
    */
   async release(id: string): Promise<void> {
     this.#checkOpen("release entry");
+    // A claimed entry that failed is released as it fails, and the cache
+    // abandons its claim, with the failure's reason, a microtask later:
+    // yield to that, so followers learn the reason.
+    await undefined;
+    if (this.#claimed.has(id)) {
+      await this.#failClaimed(id, "its producer failed");
+    }
     this.#pending.delete(id);
     this.#access.delete(id);
+    const own = this.#holds.get(id);
     try {
-      await this.#db.run("readwrite", (store) => {
-        store.delete(entryKey(id));
-        store.delete(writingKey(id));
-        store.delete(allChunks(id));
-      });
+      // Another context's live writer keeps its entry.
+      if (own) await this.#reclaim(id);
+      else {await ifWriterDead(this.#locks, this.#name, id, () =>
+          this.#reclaim(id));}
     } finally {
-      this.#holds.get(id)?.end();
+      own?.end();
       this.#holds.delete(id);
     }
+  }
+
+  /**
+   * Deletes entry `id`, or, while a reader in another context still reads
+   * it, marks it released: that reader, when it closes last, or a sweep
+   * deletes it (SEMANTICS 10).
+   */
+  async #reclaim(id: string): Promise<boolean> {
+    const unread = () =>
+      ifUnread(this.#locks, this.#name, id, () => this.#delete(id));
+    if (await unread()) return true;
+    await this.#db.run("readwrite", async (store) => {
+      const state = await request<EntryState | undefined>(
+        store.get(entryKey(id)),
+      );
+      if (state) {
+        const released: EntryState = { ...state, state: "released" };
+        store.put(released, entryKey(id));
+      }
+      store.delete(writingKey(id));
+    });
+    // Its last reader may have closed before the mark: then it is ours.
+    return await unread();
   }
 
   /**
@@ -529,30 +798,12 @@ export class IndexedDbStore implements Store {
    */
   async sweep(): Promise<number> {
     this.#checkOpen("sweep");
-    const ids = (await this.#db.run(
-      "readonly",
-      (store) => request<[string, string][]>(store.getAllKeys(writings())),
-    )).map((key) => key[1])
-      .filter((id) => !this.#pending.has(id));
-    let reclaimed = 0;
-    for (const id of ids) {
-      const dead = await ifWriterDead(
-        this.#name,
-        id,
-        () =>
-          this.#db.run("readwrite", async (store) => {
-            // Committed or released since it was listed: not ours to touch.
-            const marker = await request(store.get(writingKey(id)));
-            if (marker === undefined) return false;
-            store.delete(entryKey(id));
-            store.delete(writingKey(id));
-            store.delete(allChunks(id));
-            return true;
-          }),
-      );
-      if (dead) reclaimed++;
-    }
-    return reclaimed;
+    return await sweep({
+      db: this.#db,
+      locks: this.#locks,
+      database: this.#name,
+      busy: (id) => this.#pending.has(id) || this.#holds.has(id),
+    });
   }
 
   /**
@@ -563,7 +814,14 @@ export class IndexedDbStore implements Store {
     if (this.#closed) return;
     await this.#swept;
     this.#closed = true;
+    this.#closing.abort();
     try {
+      // Followers elsewhere learn that these will not be committed.
+      await Promise.all(
+        [...this.#claimed.keys()].map((id) =>
+          this.#failClaimed(id, "its store was closed")
+        ),
+      );
       for (const [id, access] of this.#access) {
         if (access.time > access.written) {
           await this.#writeAccess(id, access.time);
@@ -572,9 +830,19 @@ export class IndexedDbStore implements Store {
     } finally {
       for (const hold of this.#holds.values()) hold.end();
       this.#holds.clear();
+      for (const hold of this.#readers) hold.end();
+      this.#readers.clear();
+      this.#messages?.close();
       this.#pending.clear();
       this.#access.clear();
       await this.#db.close();
     }
   }
+}
+
+/** A failure's reason, as followers are told it. */
+function describe(reason: unknown): string {
+  return reason instanceof Error
+    ? `${reason.name}: ${reason.message}`
+    : String(reason ?? "aborted");
 }

@@ -21,3 +21,4 @@
 
 export { IndexedDbStore } from "./idb_store.ts";
 export type { IndexedDbStoreOptions } from "./idb_store.ts";
+export type { IndexedDbSharing } from "./idb_sharing.ts";
