@@ -47,13 +47,17 @@ export function hold(
   return new Promise<Hold | undefined>((resolve, reject) => {
     let end!: () => void;
     const held = new Promise<void>((release) => end = release);
-    // Settles once the lock is let go (the callback's promise settled).
-    const released: Promise<unknown> = locks.request(name, options, (lock) => {
+    // Settles once the lock is let go (the callback's promise settled); the
+    // callback may run before `request` returns.
+    let settle!: (request: Promise<unknown>) => void;
+    const released = new Promise<unknown>((resolve) => settle = resolve);
+    const request = locks.request(name, options, (lock) => {
       if (lock === null) return resolve(undefined);
       resolve({ end, released });
       return held;
     });
-    released.catch((error: unknown) => {
+    settle(request.catch(() => {}));
+    request.catch((error: unknown) => {
       if (options.signal?.aborted) resolve(undefined);
       else reject(error);
     });
