@@ -154,9 +154,17 @@ interface Access {
  *   again and the operation tried once more.
  * - Keys are data: any string is a valid key (SEMANTICS 15).
  *
- * Several stores (tabs, workers) may share a database: commits replace
- * each other atomically, and each store's sweep spares the others' live
- * writers.
+ * Several stores (tabs, workers, the service worker) may share a database:
+ * commits replace each other atomically, each store's sweep spares the
+ * others' live writers and readers (readers hold a shared Web Lock, so an
+ * entry released while another context reads it is deleted by its last
+ * reader, or a sweep), and, with `claim` and `follow`, one context of the
+ * origin produces each key while the others stream it (SEMANTICS 1, 19): the
+ * claim is a Web Lock named for the key, followers wake on the writer's
+ * `BroadcastChannel` messages, and a writer whose context died before it
+ * committed is a `ProducerLostError` for them. Without Web Locks and
+ * `BroadcastChannel` (Bun, Node 22; or {@linkcode IndexedDbStoreOptions.sharing}
+ * `false`) the store has no `claim` and `follow`.
  *
  * @example A cache that survives a reload
  * ```ts
