@@ -3,18 +3,10 @@
 // (until an AbortSignal gives up). The shape is `navigator.locks`'s, so a
 // test may pass a lock manager of its own (tests/_fake_contexts.ts).
 
+import type { IndexedDbSharing } from "./idb_sharing.ts";
+
 /** The part of `navigator.locks` the store uses. */
-export interface Locks {
-  request(
-    name: string,
-    options: {
-      mode?: "exclusive" | "shared";
-      ifAvailable?: boolean;
-      signal?: AbortSignal;
-    },
-    callback: (lock: unknown) => unknown,
-  ): Promise<unknown>;
-}
+export type Locks = IndexedDbSharing["locks"];
 
 /** This realm's `navigator.locks`, if it has Web Locks. */
 export function globalLocks(): Locks | undefined {
@@ -38,11 +30,7 @@ export interface Hold {
 export function hold(
   locks: Locks,
   name: string,
-  options: {
-    mode?: "exclusive" | "shared";
-    ifAvailable?: boolean;
-    signal?: AbortSignal;
-  } = {},
+  options: Parameters<Locks["request"]>[1] = {},
 ): Promise<Hold | undefined> {
   return new Promise<Hold | undefined>((resolve, reject) => {
     let end!: () => void;
