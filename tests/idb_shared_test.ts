@@ -245,6 +245,28 @@ describe("IndexedDbStore shared by contexts of one origin", () => {
     }
   });
 
+  it("rule 12: a store closed with a claim it has not used lets the key go: another context produces it", async () => {
+    const tabs = twoTabs();
+    const early = new IndexedDbStore({
+      name: tabs.name,
+      sharing: tabs.contexts.a.sharing,
+    });
+    try {
+      assert.equal((await early.claim!("k")).kind, "produce");
+      const entry = tabs.b.getOrCreate("k", () => pattern(30, 13));
+      for (let i = 0; i < 20; i++) await turn();
+      assert.equal(await isSettled(entry), false, "it waits for the claim");
+      await early.close();
+      assert.deepEqual(
+        await readAll((await entry).readable()),
+        pattern(30, 13),
+      );
+    } finally {
+      await early.close();
+      await tabs.close(tabs.a, tabs.b);
+    }
+  });
+
   it("a follower's cache closed mid-write leaves the entry to its producer, whose commit is served", async () => {
     const tabs = twoTabs();
     const { a, b } = tabs;

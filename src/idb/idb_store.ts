@@ -205,6 +205,8 @@ export class IndexedDbStore implements Store {
   readonly #readers = new Set<EntryHold>();
   /** Aborted on close: stops the claims waiting and the entries followed. */
   readonly #closing = new AbortController();
+  /** Claims won whose entry is not created yet: let go on close. */
+  readonly #unused = new Set<Hold>();
   /** Access times of committed entries this store touched or committed. */
   readonly #access = new Map<string, Access>();
   #closed = false;
@@ -480,6 +482,11 @@ export class IndexedDbStore implements Store {
       () => this.#checkOpen("claim a key"),
     );
     if (claim.kind === "follow") return claim;
+    this.#unused.add(claim.hold);
+    const unclaim = () => {
+      this.#unused.delete(claim.hold);
+      claim.hold.end();
+    };
     let created: string | undefined;
     return {
       kind: "produce",
@@ -487,14 +494,15 @@ export class IndexedDbStore implements Store {
         try {
           const writer = await this.#create(key, meta, options, claim);
           created = writer.id;
+          this.#unused.delete(claim.hold); // the entry's now
           return writer;
         } catch (error) {
-          claim.hold.end();
+          unclaim();
           throw error;
         }
       },
       abandon: async (reason) => {
-        if (created === undefined) claim.hold.end();
+        if (created === undefined) unclaim();
         else await this.#failClaimed(created, describe(reason));
       },
     };
@@ -823,6 +831,8 @@ export class IndexedDbStore implements Store {
     await this.#swept;
     this.#closed = true;
     this.#closing.abort();
+    for (const hold of this.#unused) hold.end();
+    this.#unused.clear();
     try {
       // Followers elsewhere learn that these will not be committed.
       await Promise.all(
