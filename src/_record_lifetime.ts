@@ -10,13 +10,13 @@ import { describeValue } from "./_validate.ts";
 import type { EntryLifetime, StoreCreateOptions } from "./store.ts";
 
 /** The fields of an {@linkcode EntryLifetime}. */
-export const LIFETIME_FIELDS = [
+export const LIFETIME_FIELDS: readonly (keyof EntryLifetime)[] = [
   "ttl",
   "maxAge",
   "staleWhileRevalidate",
   "staleIfError",
   "keepStale",
-] as const satisfies readonly (keyof EntryLifetime)[];
+];
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 

@@ -62,7 +62,7 @@ export interface IndexedDbSharing {
 /** The realm's Web Locks and BroadcastChannel, if it has both. */
 export function defaultSharing(): IndexedDbSharing | undefined {
   const locks = globalLocks();
-  const { BroadcastChannel } = globalThis as {
+  const { BroadcastChannel } = globalThis as unknown as {
     BroadcastChannel?: new (name: string) => ReturnType<
       IndexedDbSharing["channel"]
     >;
