@@ -4,14 +4,8 @@
  * @module
  */
 
-import {
-  checkOffset,
-  describeValue,
-  freezeMeta,
-  quoteKey,
-} from "../_validate.ts";
+import { checkOffset, describeValue, quoteKey } from "../_validate.ts";
 import { EntryNotFoundError, StreamCacheError } from "../errors.ts";
-import { checkCreateOptions } from "../_record_lifetime.ts";
 import type { StoreClaim, StoreProgress } from "../shared_store.ts";
 import type {
   EntryMeta,
@@ -21,32 +15,29 @@ import type {
   StoreRecord,
   StoreWriter,
 } from "../store.ts";
-import { Pending, readPending, readStored } from "./_chunks.ts";
+import { readPending, readStored } from "./_chunks.ts";
 import { claimKey } from "./_claim.ts";
 import { Connection } from "./_connection.ts";
 import { type FollowContext, followEntry } from "./_follow.ts";
 import { request } from "./_idb_types.ts";
 import {
-  chunkKey,
   entryKey,
   type EntryState,
   linkKey,
   type LinkRecord,
   links,
-  producingKey,
-  type ProducingRecord,
   writingKey,
 } from "./_layout.ts";
 import {
   type EntryHold,
   holdReader,
-  holdWriter,
   ifUnread,
   ifWriterDead,
 } from "./_liveness.ts";
-import { globalLocks, type Hold, type Locks } from "./_locks.ts";
+import { globalLocks, type Locks } from "./_locks.ts";
 import { Messages } from "./_messages.ts";
 import { deleteEntry, sweep } from "./_sweep.ts";
+import { Writers } from "./_writers.ts";
 import { defaultSharing, type IndexedDbSharing } from "./idb_sharing.ts";
 
 const DEFAULT_NAME = "streamcache";
@@ -108,14 +99,6 @@ export interface IndexedDbStoreOptions {
    * per context, as every store had before.
    */
   sharing?: IndexedDbSharing | false;
-}
-
-/** A key this store claimed, whose entry it created and writes. */
-interface Claimed {
-  readonly key: string;
-  readonly hold: Hold;
-  /** The failure, once it is being recorded. */
-  failing?: Promise<void>;
 }
 
 /** A touched entry's latest access time, and the one last written. */
@@ -192,21 +175,16 @@ export class IndexedDbStore implements Store {
   readonly #db: Connection;
   /** The start-up sweep. */
   readonly #swept: Promise<unknown>;
-  /** Entries this store is writing, by id; their readers share the object. */
-  readonly #pending = new Map<string, Pending>();
-  readonly #holds = new Map<string, EntryHold>();
+  /** The entries this store writes. */
+  readonly #writers: Writers;
   /** Web Locks, where there are: the liveness of writers and readers. */
   readonly #locks: Locks | undefined;
   /** What the other contexts are told, if the store is shared. */
   readonly #messages: Messages | undefined;
-  /** Entries this store writes under a claim, by id. */
-  readonly #claimed = new Map<string, Claimed>();
   /** The holds of this store's open readers. */
   readonly #readers = new Set<EntryHold>();
   /** Aborted on close: stops the claims waiting and the entries followed. */
   readonly #closing = new AbortController();
-  /** Claims won whose entry is not created yet: let go on close. */
-  readonly #unused = new Set<Hold>();
   /** Access times of committed entries this store touched or committed. */
   readonly #access = new Map<string, Access>();
   #closed = false;
@@ -273,6 +251,15 @@ export class IndexedDbStore implements Store {
       this.claim = (key) => this.#claim(key, context);
       this.follow = (id, signal) => this.#follow(id, signal, context);
     }
+    this.#writers = new Writers({
+      db: this.#db,
+      database: name,
+      chunkSize,
+      locks: this.#locks,
+      messages: this.#messages,
+      committed: (id, created) =>
+        this.#access.set(id, { time: created, written: created }),
+    });
     this.#swept = this.sweep().catch(() => {});
   }
 
@@ -331,146 +318,8 @@ export class IndexedDbStore implements Store {
     meta: EntryMeta | undefined,
     options: StoreCreateOptions = {},
   ): Promise<StoreWriter> {
-    return this.#create(key, meta, options, undefined);
-  }
-
-  async #create(
-    key: string,
-    meta: EntryMeta | undefined,
-    options: StoreCreateOptions,
-    claim: { hold: Hold; hash: string } | undefined,
-  ): Promise<StoreWriter> {
-    const action = "create entry in IndexedDbStore";
-    this.#checkOpen(action);
-    meta = freezeMeta(meta, action);
-    const { created, lifetime } = checkCreateOptions(options, action);
-    const id = crypto.randomUUID();
-    const hold = await holdWriter(this.#locks, this.#name, id);
-    const chunkSize = this.#chunkSize;
-    const state: EntryState = {
-      key,
-      state: "writing",
-      chunkSize,
-      size: 0,
-      ...(meta ? { meta } : {}),
-      created,
-      ...(lifetime ? { lifetime } : {}),
-    };
-    try {
-      await this.#db.run("readwrite", (store) => {
-        store.put(state, entryKey(id));
-        store.put(key, writingKey(id));
-        // Where followers in other contexts find it.
-        if (claim) store.put({ id } as ProducingRecord, producingKey(key));
-      });
-    } catch (error) {
-      hold.end();
-      throw this.#failure("create entry", key, error);
-    }
-    const pending = new Pending(chunkSize);
-    this.#pending.set(id, pending);
-    this.#holds.set(id, hold);
-    if (claim) {
-      this.#claimed.set(id, { key, hold: claim.hold });
-      this.#messages?.post({ kind: "created", hash: claim.hash, id });
-    }
-    const record: LinkRecord = {
-      key,
-      id,
-      meta,
-      size: 0,
-      created,
-      accessed: created,
-      ...(lifetime ? { lifetime } : {}),
-    };
-    return {
-      id,
-      write: (chunk) => this.#write(record, pending, chunk),
-      commit: () => this.#commit(record, pending),
-    };
-  }
-
-  async #write(
-    record: LinkRecord,
-    pending: Pending,
-    chunk: Uint8Array,
-  ): Promise<void> {
-    pending.append(chunk);
-    const full = pending.full.slice();
-    if (!full.length) return;
-    const first = pending.stored / pending.chunkSize;
-    try {
-      await this.#db.run("readwrite", (store) => {
-        for (const [i, bytes] of full.entries()) {
-          store.put(bytes, chunkKey(record.id, first + i));
-        }
-      });
-    } catch (error) {
-      throw this.#failure("write entry", record.key, error);
-    }
-    pending.storedFull(full.length);
-    this.#messages?.post({ kind: "grew", id: record.id, size: pending.stored });
-  }
-
-  async #commit(record: LinkRecord, pending: Pending): Promise<StoreRecord> {
-    const { id, key } = record;
-    const size = pending.size;
-    const committed: LinkRecord = { ...record, size };
-    const state: EntryState = {
-      key,
-      state: "committed",
-      chunkSize: pending.chunkSize,
-      size,
-      ...(record.meta ? { meta: record.meta } : {}),
-      created: record.created,
-      ...(record.lifetime ? { lifetime: record.lifetime } : {}),
-    };
-    const claimed = this.#claimed.get(id);
-    // Whole chunks are stored by write(); what is left is the tail.
-    const last = pending.tailLength
-      ? pending.tail.slice(0, pending.tailLength)
-      : undefined;
-    const index = pending.stored / pending.chunkSize;
-    try {
-      await this.#db.run("readwrite", async (store) => {
-        if (last) store.put(last, chunkKey(id, index));
-        store.put(state, entryKey(id));
-        store.delete(writingKey(id));
-        store.put(committed, linkKey(key));
-        if (claimed) {
-          const producing = await request<ProducingRecord | undefined>(
-            store.get(producingKey(key)),
-          );
-          if (producing?.id === id) store.delete(producingKey(key));
-        }
-      });
-    } catch (error) {
-      throw this.#failure("commit entry", key, error);
-    }
-    pending.storedAll();
-    this.#pending.delete(id);
-    this.#messages?.post({ kind: "committed", id, size });
-    this.#holds.get(id)?.end();
-    this.#holds.delete(id);
-    this.#claimed.delete(id);
-    claimed?.hold.end();
-    this.#access.set(id, { time: record.created, written: record.created });
-    return committed;
-  }
-
-  /** The error a failed write, commit or create rejects with (SEMANTICS 18). */
-  #failure(action: string, key: string, error: unknown): StreamCacheError {
-    const { name, message } = (error ?? {}) as {
-      name?: unknown;
-      message?: unknown;
-    };
-    const why = String(message ?? error);
-    return new StreamCacheError(
-      `Cannot ${action} ${quoteKey(key)} in IndexedDB database ${
-        quoteKey(this.#name)
-      }: ${String(name ?? "Error")}${why ? `: ${why}` : ""}`,
-      { cause: error },
-    );
+    this.#checkOpen("create entry in IndexedDbStore");
+    return this.#writers.create(key, meta, options, undefined);
   }
 
   async #claim(key: string, context: FollowContext): Promise<StoreClaim> {
@@ -481,31 +330,7 @@ export class IndexedDbStore implements Store {
       this.#closing.signal,
       () => this.#checkOpen("claim a key"),
     );
-    if (claim.kind === "follow") return claim;
-    this.#unused.add(claim.hold);
-    const unclaim = () => {
-      this.#unused.delete(claim.hold);
-      claim.hold.end();
-    };
-    let created: string | undefined;
-    return {
-      kind: "produce",
-      create: async (key, meta, options = {}) => {
-        try {
-          const writer = await this.#create(key, meta, options, claim);
-          created = writer.id;
-          this.#unused.delete(claim.hold); // the entry's now
-          return writer;
-        } catch (error) {
-          unclaim();
-          throw error;
-        }
-      },
-      abandon: async (reason) => {
-        if (created === undefined) unclaim();
-        else await this.#failClaimed(created, describe(reason));
-      },
-    };
+    return claim.kind === "follow" ? claim : this.#writers.produce(claim);
   }
 
   async *#follow(
@@ -516,37 +341,6 @@ export class IndexedDbStore implements Store {
     this.#checkOpen("follow an entry");
     const both = AbortSignal.any([signal, this.#closing.signal]);
     yield* followEntry(context, id, both);
-  }
-
-  /**
-   * Ends the claim of an entry this store writes that failed: its followers
-   * learn why (in the database too, for those that look after the message),
-   * then its locks go. Once, whoever asks first (abandon, release, close).
-   */
-  #failClaimed(id: string, reason: string): Promise<void> {
-    const claimed = this.#claimed.get(id);
-    if (!claimed) return Promise.resolve();
-    claimed.failing ??= (async () => {
-      try {
-        await this.#db.run("readwrite", async (store) => {
-          const producing = await request<ProducingRecord | undefined>(
-            store.get(producingKey(claimed.key)),
-          );
-          if (producing?.id === id) {
-            const failed: ProducingRecord = { id, failed: reason };
-            store.put(failed, producingKey(claimed.key));
-          }
-        });
-      } catch {
-        // Followers still learn it from the message, or as a lost producer.
-      }
-      this.#messages?.post({ kind: "failed", id, reason });
-      this.#claimed.delete(id);
-      this.#holds.get(id)?.end();
-      this.#holds.delete(id);
-      claimed.hold.end();
-    })();
-    return claimed.failing;
   }
 
   /** `record` with the latest access time this store knows of. */
@@ -587,7 +381,7 @@ export class IndexedDbStore implements Store {
     const close = () => this.#closeReader(id, hold);
     const db = this.#db;
     try {
-      const pending = this.#pending.get(id);
+      const pending = this.#writers.pending.get(id);
       if (pending) {
         return {
           read: (offset, length) =>
@@ -681,20 +475,21 @@ export class IndexedDbStore implements Store {
     // abandons its claim, with the failure's reason, a microtask later:
     // yield to that, so followers learn the reason.
     await undefined;
-    if (this.#claimed.has(id)) {
-      await this.#failClaimed(id, "its producer failed");
-    }
-    this.#pending.delete(id);
+    await this.#writers.failClaimed(id, "its producer failed");
     this.#access.delete(id);
-    const own = this.#holds.get(id);
     try {
+      if (this.#writers.writes(id)) await this.#reclaim(id);
       // Another context's live writer keeps its entry.
-      if (own) await this.#reclaim(id);
-      else {await ifWriterDead(this.#locks, this.#name, id, () =>
-          this.#reclaim(id));}
+      else {
+        await ifWriterDead(
+          this.#locks,
+          this.#name,
+          id,
+          () => this.#reclaim(id),
+        );
+      }
     } finally {
-      own?.end();
-      this.#holds.delete(id);
+      this.#writers.end(id);
     }
   }
 
@@ -818,7 +613,7 @@ export class IndexedDbStore implements Store {
       db: this.#db,
       locks: this.#locks,
       database: this.#name,
-      busy: (id) => this.#pending.has(id) || this.#holds.has(id),
+      busy: (id) => this.#writers.writes(id),
     });
   }
 
@@ -831,36 +626,21 @@ export class IndexedDbStore implements Store {
     await this.#swept;
     this.#closed = true;
     this.#closing.abort();
-    for (const hold of this.#unused) hold.end();
-    this.#unused.clear();
     try {
-      // Followers elsewhere learn that these will not be committed.
-      await Promise.all(
-        [...this.#claimed.keys()].map((id) =>
-          this.#failClaimed(id, "its store was closed")
-        ),
-      );
+      // Followers elsewhere learn that its entries will not be committed.
+      await this.#writers.close();
       for (const [id, access] of this.#access) {
         if (access.time > access.written) {
           await this.#writeAccess(id, access.time);
         }
       }
     } finally {
-      for (const hold of this.#holds.values()) hold.end();
-      this.#holds.clear();
+      await this.#writers.close(); // if the access times failed first
       for (const hold of this.#readers) hold.end();
       this.#readers.clear();
       this.#messages?.close();
-      this.#pending.clear();
       this.#access.clear();
       await this.#db.close();
     }
   }
-}
-
-/** A failure's reason, as followers are told it. */
-function describe(reason: unknown): string {
-  return reason instanceof Error
-    ? `${reason.name}: ${reason.message}`
-    : String(reason ?? "aborted");
 }
