@@ -20,6 +20,7 @@ import {
   readAll,
   readError,
   turn,
+  watchScheduling,
 } from "./_helpers.ts";
 import { chunksOf, countRecords, deleteDatabase } from "./_idb_raw.ts";
 import { type Context, FakeOrigin } from "./_fake_contexts.ts";
@@ -169,6 +170,76 @@ describe("IndexedDbStore shared by contexts of one origin", () => {
       assert.equal(runsB, 0);
     } finally {
       await tabs.close(a, b);
+    }
+  });
+
+  it("rule 4 across contexts: a follower that has caught up schedules nothing while it waits, and wakes on the writer's next chunk", async () => {
+    const tabs = twoTabs(100);
+    const { a, b } = tabs;
+    try {
+      const source = manualSource();
+      await a.getOrCreate("k", () => source.stream);
+      source.push(pattern(200, 20));
+      const entryB = await b.getOrCreate("k", mustNotRun);
+      const reader = entryB.readable().getReader();
+      let read = 0;
+      while (read < 200) read += (await reader.read()).value!.byteLength;
+      // The last read's transaction commits after its result came (in
+      // fake-indexeddb, by setImmediate): let it finish first.
+      for (let i = 0; i < 5; i++) await turn();
+      const watch = watchScheduling();
+      let next: ReturnType<typeof reader.read>;
+      try {
+        next = reader.read();
+        next.catch(() => {});
+        for (let i = 0; i < 20; i++) await watch.turn();
+      } finally {
+        watch.stop();
+      }
+      assert.deepEqual(watch.calls, [], "nothing scheduled while it waits");
+      assert.equal(await isSettled(next), false);
+      source.push(pattern(100, 21));
+      assert.deepEqual((await next).value, pattern(100, 21));
+      source.close();
+      await reader.cancel();
+    } finally {
+      await tabs.close(a, b);
+    }
+  });
+
+  it("rule 5: a follower that comes after the producer failed gets the failure's reason from the database", async () => {
+    const tabs = twoTabs();
+    const producer = new IndexedDbStore({
+      name: tabs.name,
+      sharing: tabs.contexts.a.sharing,
+    });
+    const follower = new IndexedDbStore({
+      name: tabs.name,
+      sharing: tabs.contexts.b.sharing,
+    });
+    try {
+      const claim = await producer.claim!("k");
+      if (claim.kind !== "produce") throw new Error("expected to produce");
+      const writer = await claim.create("k", undefined);
+      await writer.write(pattern(10, 22));
+      const followed = await follower.claim!("k");
+      assert.deepEqual(followed.kind, "follow");
+      await claim.abandon(new Error("upstream broke"));
+      await producer.release(writer.id);
+      const progress = follower.follow!(
+        writer.id,
+        new AbortController().signal,
+      );
+      await assert.rejects(
+        (async () => {
+          for await (const _ of progress) { /* no progress: it failed */ }
+        })(),
+        /its producer \(in another context\) failed: Error: upstream broke/,
+      );
+    } finally {
+      await producer.close();
+      await follower.close();
+      await tabs.close(tabs.a, tabs.b);
     }
   });
 

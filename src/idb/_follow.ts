@@ -20,6 +20,7 @@ import {
   type LinkRecord,
   producingKey,
   type ProducingRecord,
+  producings,
 } from "./_layout.ts";
 import { writerLock } from "./_liveness.ts";
 import { hold, type Locks } from "./_locks.ts";
@@ -50,7 +51,12 @@ function look(db: Connection, id: string): Promise<Seen> {
       store.get(entryKey(id)),
     );
     if (!state) {
-      return { state, stored: 0, record: undefined, failed: undefined };
+      // Released: a claim that failed may still say why.
+      const claims = await request<ProducingRecord[]>(
+        store.getAll(producings()),
+      );
+      const failed = claims.find((claim) => claim.id === id)?.failed;
+      return { state, stored: 0, record: undefined, failed };
     }
     const producing = await request<ProducingRecord | undefined>(
       store.get(producingKey(state.key)),
