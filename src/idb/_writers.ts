@@ -58,7 +58,7 @@ interface Claimed {
 export class Writers {
   readonly #init: WritersInit;
   /** Entries being written, by id; their readers share the object. */
-  readonly pending = new Map<string, Pending>();
+  readonly pending: Map<string, Pending> = new Map();
   /** The liveness holds of the entries being written, by id. */
   readonly #holds = new Map<string, EntryHold>();
   /** Entries written under a claim, by id. */

@@ -23,7 +23,7 @@ import { globalLocks } from "./_locks.ts";
  * const { navigator } = globalThis as { navigator?: { locks?: IndexedDbSharing["locks"] } };
  * const sharing: IndexedDbSharing | false = navigator?.locks
  *   ? { locks: navigator.locks, channel: (name) => new BroadcastChannel(name) }
- *   : false; // Bun and Node 22 have no Web Locks
+ *   : false; // Bun and Node 20 and 22 have no Web Locks
  * const store = new IndexedDbStore({ name: "sharing-example", sharing });
  * assert.equal(typeof store.claim, sharing ? "function" : "undefined");
  * await store.close();

@@ -95,7 +95,7 @@ export interface IndexedDbStoreOptions {
    * once between them: Web Locks and broadcast channels. By default the
    * realm's own `navigator.locks` and `BroadcastChannel`, where it has both
    * (browsers, Deno, Node 24); `false`, or a realm without them (Bun, Node
-   * 22), gives a store without `claim` and `follow`: one producer per key
+   * 20 and 22), gives a store without `claim` and `follow`: one producer per key
    * per context, as every store had before.
    */
   sharing?: IndexedDbSharing | false;
@@ -146,7 +146,7 @@ interface Access {
  * claim is a Web Lock named for the key, followers wake on the writer's
  * `BroadcastChannel` messages, and a writer whose context died before it
  * committed is a `ProducerLostError` for them. Without Web Locks and
- * `BroadcastChannel` (Bun, Node 22; or {@linkcode IndexedDbStoreOptions.sharing}
+ * `BroadcastChannel` (Bun, Node 20 and 22; or {@linkcode IndexedDbStoreOptions.sharing}
  * `false`) the store has no `claim` and `follow`.
  *
  * @example A cache that survives a reload
