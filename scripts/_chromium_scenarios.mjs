@@ -282,6 +282,146 @@ export const SCENARIOS = [
     },
   ],
   [
+    "rule 1 across tabs: two tabs ask their own caches for one key at once: generated once, identical bytes, the second streams before the first has finished",
+    async ({ browser, server, origin, report }) => {
+      const context = await browser.newContext();
+      try {
+        const a = await open(context, server, { worker: false });
+        const b = await open(context, server, { worker: false });
+        const url = "/origin/both?size=300000&hold=100000";
+        const served = await Promise.all(
+          [a, b].map((page) =>
+            page.evaluate(
+              (url) => scenarios.generate("tabs-shared", "k", url),
+              url,
+            )
+          ),
+        );
+        assert.deepEqual(
+          served.map(({ outcome }) => outcome).sort(),
+          ["join", "miss"],
+        );
+        assert.equal(served[0].id, served[1].id, "one entry");
+        await origin.reached("both");
+        const follower = served[0].outcome === "join" ? a : b;
+        // The origin holds the response at 100,000 bytes: the producer
+        // cannot finish, and the follower streams what it has stored.
+        const early = await follower.evaluate(() => scenarios.firstBytes("k"));
+        assert.ok(early > 0 && early <= 100_000, `read ${early} early`);
+        origin.release("both");
+        const whole = digest(0, 300_000);
+        assert.deepEqual(
+          await a.evaluate(() => scenarios.finished("k")),
+          whole,
+        );
+        assert.deepEqual(
+          await b.evaluate(() => scenarios.finished("k")),
+          whole,
+        );
+        assert.equal(
+          origin.count("both"),
+          1,
+          "requests that reached the origin",
+        );
+        report(`the follower read ${early} bytes before the producer finished`);
+      } finally {
+        await context.close();
+      }
+    },
+  ],
+  [
+    "rule 1: a tab and the service worker share one generation (their own caches over one database)",
+    async ({ browser, server, origin }) => {
+      const context = await browser.newContext();
+      try {
+        const page = await open(context, server);
+        const url = "/direct/shared?size=300000&hold=100000";
+        const worker = await page.evaluate(
+          (url) => scenarios.fetchStart("worker", url),
+          url,
+        );
+        assert.deepEqual(worker, { status: 200, outcome: "miss" });
+        await origin.reached("shared");
+        // The tab's own cache, over the service worker's database.
+        const tab = await page.evaluate(() =>
+          scenarios.generate(
+            "service-worker",
+            "direct:shared",
+            "/origin/shared?size=300000&hold=100000",
+          )
+        );
+        assert.equal(tab.outcome, "join");
+        const early = await page.evaluate(() =>
+          scenarios.firstBytes("direct:shared")
+        );
+        assert.ok(early > 0 && early <= 100_000, `read ${early} early`);
+        origin.release("shared");
+        const whole = digest(0, 300_000);
+        assert.deepEqual(
+          await page.evaluate(() => scenarios.finished("direct:shared")),
+          whole,
+        );
+        assert.deepEqual(
+          await page.evaluate(() => scenarios.finished("worker")),
+          whole,
+        );
+        assert.equal(origin.count("shared"), 1);
+      } finally {
+        await context.close();
+      }
+    },
+  ],
+  [
+    "rule 5, 19: the writing tab closed mid-write: the following tab errors with ProducerLostError, and its next request produces afresh",
+    async ({ browser, server, origin }) => {
+      const context = await browser.newContext();
+      try {
+        const writing = await open(context, server, { worker: false });
+        const following = await open(context, server, { worker: false });
+        const first = await writing.evaluate(() =>
+          scenarios.generate(
+            "tabs-closing",
+            "k",
+            "/origin/closing?size=300000&hold=100000",
+          )
+        );
+        assert.equal(first.outcome, "miss");
+        await origin.reached("closing");
+        const second = await following.evaluate(() =>
+          scenarios.generate(
+            "tabs-closing",
+            "k",
+            "/origin/closing?size=300000&hold=100000",
+          )
+        );
+        assert.equal(second.outcome, "join");
+        assert.ok(
+          await following.evaluate(() => scenarios.firstBytes("k")) > 0,
+        );
+        await writing.close(); // its locks go with it
+        const ended = await following.evaluate(() => scenarios.finished("k"));
+        assert.equal(
+          ended.error?.name,
+          "ProducerLostError",
+          JSON.stringify(ended),
+        );
+        const next = await following.evaluate(() =>
+          scenarios.generate("tabs-closing", "k", "/origin/closing?size=5000")
+        );
+        assert.equal(next.outcome, "miss", "produced afresh");
+        assert.notEqual(next.id, first.id);
+        assert.deepEqual(
+          await following.evaluate(() => scenarios.finished("k")),
+          digest(0, 5000),
+        );
+        assert.equal(origin.count("closing"), 2);
+      } finally {
+        origin.release("closing");
+        await context.close();
+      }
+    },
+  ],
+  [
     "rule 18: a quota error (CDP Storage.overrideQuotaForOrigin) fails one entry and harms no other",
     async ({ server, launch, report }) => {
       // A profile on disk: an incognito context's storage is in memory,
@@ -316,7 +456,9 @@ export const SCENARIOS = [
         const counts = await page.evaluate(() => scenarios.rawCounts("quota"));
         assert.deepEqual(
           counts,
-          { c: 2, e: 1, k: 1 },
+          // The big entry's claim keeps why it failed, for late followers,
+          // until the key is produced again (or a sweep finds it gone).
+          { c: 2, e: 1, k: 1, p: 1 },
           "the big entry's chunks are gone",
         );
         await cdp.send("Storage.overrideQuotaForOrigin", {

@@ -3,15 +3,8 @@
 // milliseconds; anything else is a TypeError or RangeError that names it.
 
 import { checkStore, describeValue } from "./_validate.ts";
+import { LIFETIME_FIELDS } from "./_record_lifetime.ts";
 import type { EntryLifetime, Store } from "./store.ts";
-
-const LIFETIME_NAMES = [
-  "ttl",
-  "maxAge",
-  "staleWhileRevalidate",
-  "staleIfError",
-  "keepStale",
-] as const;
 
 /** The cache's limits, checked. */
 export interface Limits {
@@ -54,7 +47,7 @@ export function checkLifetime(
   action: string,
 ): EntryLifetime | undefined {
   let lifetime: Record<string, number> | undefined;
-  for (const name of LIFETIME_NAMES) {
+  for (const name of LIFETIME_FIELDS) {
     const value = checkAmount(
       (source as Record<string, unknown>)[name],
       name,

@@ -17,6 +17,7 @@ import {
   readError,
 } from "./_helpers.ts";
 import { describeStoreConformance } from "./_store_conformance.ts";
+import { chunksOf, deleteDatabase, rawRecords } from "./_idb_raw.ts";
 
 // fake-indexeddb's globals, untyped: Deno and tsc check the tests without
 // the DOM library, so the IndexedDB types are not there to use.
@@ -27,15 +28,6 @@ const { indexedDB, IDBDatabase, IDBKeyRange, IDBObjectStore } =
 
 let count = 0;
 const fresh = () => `streamcache-test-${++count}`;
-
-/** Deletes a database of fake-indexeddb's. */
-function deleteDatabase(name: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const request = indexedDB.deleteDatabase(name);
-    request.onsuccess = () => resolve();
-    request.onerror = () => reject(request.error);
-  });
-}
 
 /**
  * A store on a database of its own, deleted when the store closes: the
@@ -62,36 +54,6 @@ describeStoreConformance(
   () => throwaway({ chunkSize: 5 }),
   { bulk: false },
 );
-
-/** Every record in a store's database, read behind its back: [key, value]. */
-async function rawRecords(name: string): Promise<[unknown[], unknown][]> {
-  const db = await new Promise<Any>((resolve, reject) => {
-    const open = indexedDB.open(name);
-    open.onsuccess = () => resolve(open.result);
-    open.onerror = () => reject(open.error);
-  });
-  try {
-    const store = db.transaction("streamcache").objectStore("streamcache");
-    const [keys, values] = await Promise.all(
-      [store.getAllKeys(), store.getAll()].map((req) =>
-        new Promise<unknown[]>((resolve, reject) => {
-          req.onsuccess = () => resolve(req.result);
-          req.onerror = () => reject(req.error);
-        })
-      ),
-    );
-    return keys!.map((key, i) => [key as unknown[], values![i]]);
-  } finally {
-    db.close();
-  }
-}
-
-/** The chunk records of entry `id`, in order. */
-async function chunksOf(name: string, id: string): Promise<unknown[]> {
-  return (await rawRecords(name))
-    .filter(([key]) => key[0] === "c" && key[1] === id)
-    .map(([, value]) => value);
-}
 
 /** Replaces `owner[name]` until the returned function is called. */
 function patch<T extends object, K extends keyof T>(

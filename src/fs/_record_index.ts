@@ -28,7 +28,7 @@
 import type { EntryLifetime, EntryMeta } from "../store.ts";
 import type { FileHandle, FileInfo, FileSystem } from "./file_system.ts";
 import type { Layout } from "./_layout.ts";
-import { parseLifetime } from "./_lifetime.ts";
+import { parseLifetime } from "../_record_lifetime.ts";
 import { readFully } from "./_read_fully.ts";
 
 const HEADER = JSON.stringify({ v: 1, of: "streamcache FsStore records" });

@@ -18,7 +18,7 @@
 
 import type { EntryLifetime, EntryMeta } from "../store.ts";
 import type { FileHandle, FileInfo } from "./file_system.ts";
-import { parseLifetime } from "./_lifetime.ts";
+import { parseLifetime } from "../_record_lifetime.ts";
 import { readFully } from "./_read_fully.ts";
 
 const MAGIC_V1 = new TextEncoder().encode("SCE1");

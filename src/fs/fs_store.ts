@@ -22,7 +22,7 @@ import { nodeFileSystem } from "./node_file_system.ts";
 import { AccessTimes, type Stamped } from "./_access_times.ts";
 import { mapInParallel } from "./_in_parallel.ts";
 import { ENTRY_NAME, hashKey, Layout } from "./_layout.ts";
-import { checkCreateOptions } from "./_lifetime.ts";
+import { checkCreateOptions } from "../_record_lifetime.ts";
 import { Owner } from "./_owner.ts";
 import { readFullyFast, type ReadMode } from "./_read_fully.ts";
 import { type IndexedRecord, RecordIndex } from "./_record_index.ts";

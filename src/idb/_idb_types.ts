@@ -34,6 +34,7 @@ export interface IdbObjectStore {
   get(query: IdbKey): IdbRequest<unknown>;
   getAll(query: IdbKeyRange): IdbRequest<unknown[]>;
   getAllKeys(query: IdbKeyRange): IdbRequest<unknown[]>;
+  count(query: IdbKeyRange): IdbRequest<number>;
 }
 
 export type IdbMode = "readonly" | "readwrite";

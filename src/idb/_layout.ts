@@ -6,11 +6,16 @@
 //                         StoreRecord); lookup, keys() and records() read
 //                         these alone
 //   ["e", id]           → EntryState: one entry's storage, written or
-//                         committed (what openReader, touch and the sweep of
-//                         dead writers read)
+//                         committed, or released while another context
+//                         still read it (what openReader, touch, follow
+//                         and the sweeps read)
 //   ["w", id]           → the key: entry `id` is being written; removed
 //                         when it commits or is released, so the sweep of
 //                         dead writers lists these alone
+//   ["p", key]          → ProducingRecord: the entry a claim of the key
+//                         created, while it is written (and why it failed,
+//                         if it did); followers in other contexts find it
+//                         here. Removed when it commits.
 //   ["c", id, n]        → Uint8Array: the entry's n-th chunk of chunkSize
 //                         bytes (the last one may be shorter)
 //
@@ -18,25 +23,40 @@
 // IndexedDB key, never parsed. Arrays sort after strings and numbers, so
 // `[kind, id, []]` bounds every key that starts with `[kind, id]`.
 
-import type { StoreRecord } from "../store.ts";
+import type { EntryLifetime, EntryMeta, StoreRecord } from "../store.ts";
 import { bound, type IdbKey, type IdbKeyRange } from "./_idb_types.ts";
 
 /** The committed record of a key, as `lookup` returns it. */
 export type LinkRecord = StoreRecord;
 
-/** One entry's storage: being written by a live or dead writer, or committed. */
+/**
+ * One entry's storage: being written by a live or dead writer, committed,
+ * or released by its cache while a reader in another context still reads it
+ * (then the last reader, or a sweep, deletes it).
+ */
 export interface EntryState {
   readonly key: string;
-  readonly state: "writing" | "committed";
+  readonly state: "writing" | "committed" | "released";
   /** The size of its chunks (the store's at `create`). */
   readonly chunkSize: number;
   /** Its size once committed; 0 while written. */
   readonly size: number;
+  /** What a follower's record needs (absent in entries of older versions). */
+  readonly meta?: EntryMeta;
+  readonly created?: number;
+  readonly lifetime?: EntryLifetime;
+}
+
+/** The entry a claim of a key created, and its failure if it failed. */
+export interface ProducingRecord {
+  readonly id: string;
+  readonly failed?: string;
 }
 
 export const linkKey = (key: string): IdbKey => ["k", key];
 export const entryKey = (id: string): IdbKey => ["e", id];
 export const writingKey = (id: string): IdbKey => ["w", id];
+export const producingKey = (key: string): IdbKey => ["p", key];
 export const chunkKey = (id: string, index: number): IdbKey => [
   "c",
   id,
@@ -45,6 +65,10 @@ export const chunkKey = (id: string, index: number): IdbKey => [
 
 /** Every link record. */
 export const links = (): IdbKeyRange => bound(["k"], ["k", []]);
+/** Every entry's state. */
+export const entries = (): IdbKeyRange => bound(["e"], ["e", []]);
+/** Every claim's record of the entry it created. */
+export const producings = (): IdbKeyRange => bound(["p"], ["p", []]);
 /** Every marker of an entry being written. */
 export const writings = (): IdbKeyRange => bound(["w"], ["w", []]);
 /** Chunks `first` to `last` (inclusive) of entry `id`. */

@@ -1,86 +1,95 @@
-// How a store tells a dead writer from a live one, in any context of the
-// origin (SEMANTICS 13). A writer holds a Web Lock named for its entry from
-// before its entry exists until it commits or is released; the browser
-// releases a context's locks when the context ends (a tab closed, a worker
-// stopped, the browser killed). An entry still "writing" whose lock is free
-// has a dead writer: the sweeper takes the lock (`ifAvailable`), so no
-// writer can be granted it meanwhile, and reclaims the entry's chunks.
+// How a store tells a dead writer from a live one, and an entry some context
+// reads from one nobody reads, in any context of the origin (SEMANTICS 10,
+// 13). A writer holds an exclusive Web Lock named for its entry from before
+// its entry exists until it commits or is released; every reader holds a
+// shared lock of its own name while it is open. The browser releases a
+// context's locks when the context ends (a tab closed, a worker stopped, the
+// browser killed). An entry still "writing" whose writer lock is free has a
+// dead writer; an unlinked entry whose reader lock is free is read by
+// nobody: the reclaimer takes the lock (`ifAvailable`), so no writer or
+// reader can be granted it meanwhile, and deletes the entry's records.
 //
-// Where `navigator.locks` is absent (Bun, and Node before it had Web Locks,
-// where IndexedDB is `fake-indexeddb`, a database in this process's memory),
-// the writers this JavaScript realm started and has not finished are the
-// live ones: every context that can reach such a database is this realm, so
-// an entry written by any other writer was left by a store that closed or
-// a run that ended.
+// Where there are no Web Locks (Bun, Node before 24, where IndexedDB is
+// `fake-indexeddb`, a database in this process's memory), the writers and
+// readers this JavaScript realm opened and has not closed are the live ones:
+// every context that can reach such a database is this realm.
+
+import { type Hold, hold, ifFree, type Locks } from "./_locks.ts";
 
 /** The writers of this realm that have neither committed nor been released. */
-const LIVE = new Set<string>();
+const WRITERS = new Set<string>();
+/** The open readers of this realm, by entry id. */
+const READERS = new Map<string, number>();
 
-interface Locks {
-  request(
-    name: string,
-    options: { ifAvailable?: boolean },
-    callback: (lock: unknown) => Promise<unknown> | unknown,
-  ): Promise<unknown>;
-}
-
-function webLocks(): Locks | undefined {
-  const locks = (globalThis as { navigator?: { locks?: Locks } }).navigator
-    ?.locks;
-  return typeof locks?.request === "function" ? locks : undefined;
-}
-
-const lockName = (database: string, id: string) =>
+/** The lock the writer of entry `id` holds: free once the writer is gone. */
+export const writerLock = (database: string, id: string): string =>
   `streamcache:idb:${database}:${id}`;
+const readerLock = (database: string, id: string) =>
+  `streamcache:idb:${database}:${id}:read`;
 
-/** The hold a live writer has on its entry; `end()` lets it go. Idempotent. */
-export interface WriterHold {
-  end(): void;
-}
+/** A hold on an entry; `end()` lets it go. Idempotent. */
+export type EntryHold = Hold;
 
 /** Marks the writer of entry `id` live, in every context, until `end()`. */
 export async function holdWriter(
+  locks: Locks | undefined,
   database: string,
   id: string,
-): Promise<WriterHold> {
-  const locks = webLocks();
-  LIVE.add(id);
-  if (!locks) return { end: () => void LIVE.delete(id) };
-  let end!: () => void;
-  const held = new Promise<void>((resolve) => end = resolve);
-  await new Promise<void>((granted, refused) => {
-    locks.request(lockName(database, id), {}, () => {
-      granted();
-      return held;
-    }).catch(refused);
-  });
+): Promise<EntryHold> {
+  if (locks) return (await hold(locks, writerLock(database, id)))!;
+  WRITERS.add(id);
+  return { end: () => void WRITERS.delete(id), released: Promise.resolve() };
+}
+
+/**
+ * Runs `reclaim` if the writer of entry `id` is gone, keeping the writer's
+ * lock (where there are locks) while it runs; resolves with what `reclaim`
+ * resolved with, or false if the writer is alive.
+ */
+export async function ifWriterDead(
+  locks: Locks | undefined,
+  database: string,
+  id: string,
+  reclaim: () => Promise<boolean>,
+): Promise<boolean> {
+  if (!locks) return !WRITERS.has(id) && await reclaim();
+  return await ifFree(locks, writerLock(database, id), reclaim) ?? false;
+}
+
+/** Marks entry `id` read, in every context, until `end()`. */
+export async function holdReader(
+  locks: Locks | undefined,
+  database: string,
+  id: string,
+): Promise<EntryHold> {
+  if (locks) {
+    return (await hold(locks, readerLock(database, id), { mode: "shared" }))!;
+  }
+  READERS.set(id, (READERS.get(id) ?? 0) + 1);
+  let ended = false;
   return {
+    released: Promise.resolve(),
     end() {
-      LIVE.delete(id);
-      end();
+      if (ended) return;
+      ended = true;
+      const left = READERS.get(id)! - 1;
+      if (left > 0) READERS.set(id, left);
+      else READERS.delete(id);
     },
   };
 }
 
 /**
- * Runs `reclaim` if the writer of entry `id` is dead, keeping the writer's
- * lock (where there are locks) while it runs; resolves with what `reclaim`
- * resolved with, or false if the writer is alive.
+ * Runs `reclaim` if no context reads entry `id`, keeping its reader lock
+ * (where there are locks) so no reader opens meanwhile; resolves with what
+ * `reclaim` resolved with, or false if it is read.
  */
-export async function ifWriterDead(
+export async function ifUnread(
+  locks: Locks | undefined,
   database: string,
   id: string,
   reclaim: () => Promise<boolean>,
 ): Promise<boolean> {
-  const locks = webLocks();
-  if (!locks) return !LIVE.has(id) && await reclaim();
-  let reclaimed = false;
-  await locks.request(
-    lockName(database, id),
-    { ifAvailable: true },
-    async (lock) => {
-      if (lock !== null) reclaimed = await reclaim();
-    },
-  );
-  return reclaimed;
+  if (!locks) return !READERS.has(id) && await reclaim();
+  return await ifFree(locks, readerLock(database, id), reclaim) ?? false;
 }

@@ -4,14 +4,9 @@
  * @module
  */
 
-import {
-  checkOffset,
-  describeValue,
-  freezeMeta,
-  quoteKey,
-} from "../_validate.ts";
+import { checkOffset, describeValue, quoteKey } from "../_validate.ts";
 import { EntryNotFoundError, StreamCacheError } from "../errors.ts";
-import { checkCreateOptions } from "../fs/_lifetime.ts";
+import type { StoreClaim, StoreProgress } from "../shared_store.ts";
 import type {
   EntryMeta,
   Store,
@@ -20,21 +15,30 @@ import type {
   StoreRecord,
   StoreWriter,
 } from "../store.ts";
-import { Pending, readPending, readStored } from "./_chunks.ts";
+import { readPending, readStored } from "./_chunks.ts";
+import { claimKey } from "./_claim.ts";
 import { Connection } from "./_connection.ts";
+import { type FollowContext, followEntry } from "./_follow.ts";
 import { request } from "./_idb_types.ts";
 import {
-  allChunks,
-  chunkKey,
   entryKey,
   type EntryState,
   linkKey,
   type LinkRecord,
   links,
   writingKey,
-  writings,
 } from "./_layout.ts";
-import { holdWriter, ifWriterDead, type WriterHold } from "./_liveness.ts";
+import {
+  type EntryHold,
+  holdReader,
+  ifUnread,
+  ifWriterDead,
+} from "./_liveness.ts";
+import { globalLocks, type Locks } from "./_locks.ts";
+import { Messages } from "./_messages.ts";
+import { deleteEntry, sweep } from "./_sweep.ts";
+import { Writers } from "./_writers.ts";
+import { defaultSharing, type IndexedDbSharing } from "./idb_sharing.ts";
 
 const DEFAULT_NAME = "streamcache";
 const DEFAULT_CHUNK_SIZE = 64 * 1024;
@@ -85,6 +89,16 @@ export interface IndexedDbStoreOptions {
    * @default {60000}
    */
   accessResolution?: number;
+  /**
+   * How stores in other contexts of the origin (tabs, workers, the service
+   * worker) are told of this one's writes, so that each key is produced
+   * once between them: Web Locks and broadcast channels. By default the
+   * realm's own `navigator.locks` and `BroadcastChannel`, where it has both
+   * (browsers, Deno, Node 24); `false`, or a realm without them (Bun, Node
+   * 20 and 22), gives a store without `claim` and `follow`: one producer per key
+   * per context, as every store had before.
+   */
+  sharing?: IndexedDbSharing | false;
 }
 
 /** A touched entry's latest access time, and the one last written. */
@@ -123,9 +137,17 @@ interface Access {
  *   again and the operation tried once more.
  * - Keys are data: any string is a valid key (SEMANTICS 15).
  *
- * Several stores (tabs, workers) may share a database: commits replace
- * each other atomically, and each store's sweep spares the others' live
- * writers.
+ * Several stores (tabs, workers, the service worker) may share a database:
+ * commits replace each other atomically, each store's sweep spares the
+ * others' live writers and readers (readers hold a shared Web Lock, so an
+ * entry released while another context reads it is deleted by its last
+ * reader, or a sweep), and, with `claim` and `follow`, one context of the
+ * origin produces each key while the others stream it (SEMANTICS 1, 19): the
+ * claim is a Web Lock named for the key, followers wake on the writer's
+ * `BroadcastChannel` messages, and a writer whose context died before it
+ * committed is a `ProducerLostError` for them. Without Web Locks and
+ * `BroadcastChannel` (Bun, Node 20 and 22; or {@linkcode IndexedDbStoreOptions.sharing}
+ * `false`) the store has no `claim` and `follow`.
  *
  * @example A cache that survives a reload
  * ```ts
@@ -153,9 +175,16 @@ export class IndexedDbStore implements Store {
   readonly #db: Connection;
   /** The start-up sweep. */
   readonly #swept: Promise<unknown>;
-  /** Entries this store is writing, by id; their readers share the object. */
-  readonly #pending = new Map<string, Pending>();
-  readonly #holds = new Map<string, WriterHold>();
+  /** The entries this store writes. */
+  readonly #writers: Writers;
+  /** Web Locks, where there are: the liveness of writers and readers. */
+  readonly #locks: Locks | undefined;
+  /** What the other contexts are told, if the store is shared. */
+  readonly #messages: Messages | undefined;
+  /** The holds of this store's open readers. */
+  readonly #readers = new Set<EntryHold>();
+  /** Aborted on close: stops the claims waiting and the entries followed. */
+  readonly #closing = new AbortController();
   /** Access times of committed entries this store touched or committed. */
   readonly #access = new Map<string, Access>();
   #closed = false;
@@ -178,6 +207,7 @@ export class IndexedDbStore implements Store {
       name = DEFAULT_NAME,
       chunkSize = DEFAULT_CHUNK_SIZE,
       accessResolution = DEFAULT_ACCESS_RESOLUTION,
+      sharing = defaultSharing() ?? false,
     } = options;
     if (typeof name !== "string" || name === "") {
       throw new TypeError(
@@ -193,12 +223,73 @@ export class IndexedDbStore implements Store {
       );
     }
     checkOffset(accessResolution, "accessResolution", action);
+    if (
+      sharing !== false &&
+      (typeof sharing?.locks?.request !== "function" ||
+        typeof sharing.channel !== "function")
+    ) {
+      throw new TypeError(
+        `Cannot ${action}: sharing must be false or { locks, channel }: received ${
+          describeValue(sharing)
+        }`,
+      );
+    }
     this.#name = name;
+    this.#locks = sharing ? sharing.locks : globalLocks();
     this.#chunkSize = chunkSize;
     this.#resolution = accessResolution;
     this.#db = new Connection(name);
+    if (sharing) {
+      const messages = new Messages(sharing, name);
+      this.#messages = messages;
+      const context: FollowContext = {
+        db: this.#db,
+        locks: sharing.locks,
+        messages,
+        database: name,
+      };
+      this.claim = (key) => this.#claim(key, context);
+      this.follow = (id, signal) => this.#follow(id, signal, context);
+    }
+    this.#writers = new Writers({
+      db: this.#db,
+      database: name,
+      chunkSize,
+      locks: this.#locks,
+      messages: this.#messages,
+      committed: (id, created) =>
+        this.#access.set(id, { time: created, written: created }),
+    });
     this.#swept = this.sweep().catch(() => {});
   }
+
+  /**
+   * Claims `key` for this context, which then produces it, or names the
+   * entry another context of the origin produces (or has just committed);
+   * see {@linkcode Store.claim}. The claim is a Web Lock named for the key,
+   * held until the entry commits or fails, or the context ends. Absent
+   * without sharing ({@linkcode IndexedDbStoreOptions.sharing}).
+   *
+   * @param key The key to produce.
+   * @returns Who produces it.
+   */
+  readonly claim?: (key: string) => Promise<StoreClaim>;
+
+  /**
+   * Reports entry `id`, written by another context, as it is stored: woken
+   * by its writer's messages and by its writer's Web Lock, granted once the
+   * writer is gone; a writer that died before committing is a
+   * `ProducerLostError`. See {@linkcode Store.follow}. Absent without
+   * sharing.
+   *
+   * @param id The entry a claim named.
+   * @param signal Stops following.
+   * @returns Its growing size, then its record.
+   */
+  readonly follow?: (
+    id: string,
+    signal: AbortSignal,
+  ) => AsyncIterable<StoreProgress>;
 
   /** The name of the IndexedDB database. */
   get name(): string {
@@ -222,114 +313,34 @@ export class IndexedDbStore implements Store {
    * @param options Its creation time and lifetime.
    * @returns A writer whose bytes this store's readers see at once.
    */
-  async create(
+  create(
     key: string,
     meta: EntryMeta | undefined,
     options: StoreCreateOptions = {},
   ): Promise<StoreWriter> {
-    const action = "create entry in IndexedDbStore";
-    this.#checkOpen(action);
-    meta = freezeMeta(meta, action);
-    const { created, lifetime } = checkCreateOptions(options, action);
-    const id = crypto.randomUUID();
-    const hold = await holdWriter(this.#name, id);
-    const chunkSize = this.#chunkSize;
-    const state: EntryState = { key, state: "writing", chunkSize, size: 0 };
-    try {
-      await this.#db.run("readwrite", (store) => {
-        store.put(state, entryKey(id));
-        store.put(key, writingKey(id));
-      });
-    } catch (error) {
-      hold.end();
-      throw this.#failure("create entry", key, error);
-    }
-    const pending = new Pending(chunkSize);
-    this.#pending.set(id, pending);
-    this.#holds.set(id, hold);
-    const record: LinkRecord = {
+    this.#checkOpen("create entry in IndexedDbStore");
+    return this.#writers.create(key, meta, options, undefined);
+  }
+
+  async #claim(key: string, context: FollowContext): Promise<StoreClaim> {
+    this.#checkOpen("claim a key");
+    const claim = await claimKey(
+      context,
       key,
-      id,
-      meta,
-      size: 0,
-      created,
-      accessed: created,
-      ...(lifetime ? { lifetime } : {}),
-    };
-    return {
-      id,
-      write: (chunk) => this.#write(record, pending, chunk),
-      commit: () => this.#commit(record, pending),
-    };
-  }
-
-  async #write(
-    record: LinkRecord,
-    pending: Pending,
-    chunk: Uint8Array,
-  ): Promise<void> {
-    pending.append(chunk);
-    const full = pending.full.slice();
-    if (!full.length) return;
-    const first = pending.stored / pending.chunkSize;
-    try {
-      await this.#db.run("readwrite", (store) => {
-        for (const [i, bytes] of full.entries()) {
-          store.put(bytes, chunkKey(record.id, first + i));
-        }
-      });
-    } catch (error) {
-      throw this.#failure("write entry", record.key, error);
-    }
-    pending.storedFull(full.length);
-  }
-
-  async #commit(record: LinkRecord, pending: Pending): Promise<StoreRecord> {
-    const { id, key } = record;
-    const size = pending.size;
-    const committed: LinkRecord = { ...record, size };
-    const state: EntryState = {
-      key,
-      state: "committed",
-      chunkSize: pending.chunkSize,
-      size,
-    };
-    // Whole chunks are stored by write(); what is left is the tail.
-    const last = pending.tailLength
-      ? pending.tail.slice(0, pending.tailLength)
-      : undefined;
-    const index = pending.stored / pending.chunkSize;
-    try {
-      await this.#db.run("readwrite", (store) => {
-        if (last) store.put(last, chunkKey(id, index));
-        store.put(state, entryKey(id));
-        store.delete(writingKey(id));
-        store.put(committed, linkKey(key));
-      });
-    } catch (error) {
-      throw this.#failure("commit entry", key, error);
-    }
-    pending.storedAll();
-    this.#pending.delete(id);
-    this.#holds.get(id)?.end();
-    this.#holds.delete(id);
-    this.#access.set(id, { time: record.created, written: record.created });
-    return committed;
-  }
-
-  /** The error a failed write, commit or create rejects with (SEMANTICS 18). */
-  #failure(action: string, key: string, error: unknown): StreamCacheError {
-    const { name, message } = (error ?? {}) as {
-      name?: unknown;
-      message?: unknown;
-    };
-    const why = String(message ?? error);
-    return new StreamCacheError(
-      `Cannot ${action} ${quoteKey(key)} in IndexedDB database ${
-        quoteKey(this.#name)
-      }: ${String(name ?? "Error")}${why ? `: ${why}` : ""}`,
-      { cause: error },
+      this.#closing.signal,
+      () => this.#checkOpen("claim a key"),
     );
+    return claim.kind === "follow" ? claim : this.#writers.produce(claim);
+  }
+
+  async *#follow(
+    id: string,
+    signal: AbortSignal,
+    context: FollowContext,
+  ): AsyncIterable<StoreProgress> {
+    this.#checkOpen("follow an entry");
+    const both = AbortSignal.any([signal, this.#closing.signal]);
+    yield* followEntry(context, id, both);
   }
 
   /** `record` with the latest access time this store knows of. */
@@ -364,39 +375,77 @@ export class IndexedDbStore implements Store {
    */
   async openReader(id: string): Promise<StoreReader> {
     this.#checkOpen("open reader");
-    const pending = this.#pending.get(id);
+    // Held while it is open: no context deletes the entry meanwhile.
+    const hold = await holdReader(this.#locks, this.#name, id);
+    this.#readers.add(hold);
+    const close = () => this.#closeReader(id, hold);
     const db = this.#db;
-    if (pending) {
+    try {
+      const pending = this.#writers.pending.get(id);
+      if (pending) {
+        return {
+          read: (offset, length) =>
+            readPending(db, id, pending, offset, offset + length),
+          close,
+        };
+      }
+      const state = await db.run(
+        "readonly",
+        (store) => request<EntryState | undefined>(store.get(entryKey(id))),
+      );
+      if (state === undefined || state.state === "released") {
+        throw new EntryNotFoundError(
+          `Cannot open reader: IndexedDbStore ${
+            quoteKey(this.#name)
+          } has no entry with id ${id}`,
+        );
+      }
+      // Written by another store: as far as its stored chunks go.
+      const size = state.state === "committed" ? state.size : Infinity;
       return {
         read: (offset, length) =>
-          readPending(db, id, pending, offset, offset + length),
-        close: () => Promise.resolve(),
+          readStored(
+            db,
+            id,
+            state.chunkSize,
+            offset,
+            Math.min(offset + length, size),
+          ),
+        close,
       };
+    } catch (error) {
+      await close();
+      throw error;
     }
-    const state = await db.run(
-      "readonly",
-      (store) => request<EntryState | undefined>(store.get(entryKey(id))),
-    );
-    if (state === undefined) {
-      throw new EntryNotFoundError(
-        `Cannot open reader: IndexedDbStore ${
-          quoteKey(this.#name)
-        } has no entry with id ${id}`,
-      );
+  }
+
+  /**
+   * A reader closed: if its entry was released while it read (by a store in
+   * another context), the last reader deletes it.
+   */
+  async #closeReader(id: string, hold: EntryHold): Promise<void> {
+    hold.end();
+    if (!this.#readers.delete(hold) || this.#closed) return;
+    try {
+      await hold.released;
+      await ifUnread(this.#locks, this.#name, id, async () => {
+        const state = await this.#db.run(
+          "readonly",
+          (store) => request<EntryState | undefined>(store.get(entryKey(id))),
+        );
+        return state?.state === "released" && await this.#delete(id);
+      });
+    } catch {
+      // Left for a sweep: closing a reader does not fail.
     }
-    // Written by another store: as far as its stored chunks go.
-    const size = state.state === "committed" ? state.size : Infinity;
-    return {
-      read: (offset, length) =>
-        readStored(
-          db,
-          id,
-          state.chunkSize,
-          offset,
-          Math.min(offset + length, size),
-        ),
-      close: () => Promise.resolve(),
-    };
+  }
+
+  /** Deletes every record of entry `id` (not its key's link). */
+  #delete(id: string): Promise<true> {
+    return this.#db.run("readwrite", (store) => {
+      deleteEntry(store, id);
+      return true as const;
+    });
   }
 
   /**
@@ -422,18 +471,49 @@ export class IndexedDbStore implements Store {
    */
   async release(id: string): Promise<void> {
     this.#checkOpen("release entry");
-    this.#pending.delete(id);
+    // A claimed entry that failed is released as it fails, and the cache
+    // abandons its claim, with the failure's reason, a microtask later:
+    // yield to that, so followers learn the reason.
+    await undefined;
+    await this.#writers.failClaimed(id, "its producer failed");
     this.#access.delete(id);
     try {
-      await this.#db.run("readwrite", (store) => {
-        store.delete(entryKey(id));
-        store.delete(writingKey(id));
-        store.delete(allChunks(id));
-      });
+      if (this.#writers.writes(id)) await this.#reclaim(id);
+      // Another context's live writer keeps its entry.
+      else {
+        await ifWriterDead(
+          this.#locks,
+          this.#name,
+          id,
+          () => this.#reclaim(id),
+        );
+      }
     } finally {
-      this.#holds.get(id)?.end();
-      this.#holds.delete(id);
+      this.#writers.end(id);
     }
+  }
+
+  /**
+   * Deletes entry `id`, or, while a reader in another context still reads
+   * it, marks it released: that reader, when it closes last, or a sweep
+   * deletes it (SEMANTICS 10).
+   */
+  async #reclaim(id: string): Promise<boolean> {
+    const unread = () =>
+      ifUnread(this.#locks, this.#name, id, () => this.#delete(id));
+    if (await unread()) return true;
+    await this.#db.run("readwrite", async (store) => {
+      const state = await request<EntryState | undefined>(
+        store.get(entryKey(id)),
+      );
+      if (state) {
+        const released: EntryState = { ...state, state: "released" };
+        store.put(released, entryKey(id));
+      }
+      store.delete(writingKey(id));
+    });
+    // Its last reader may have closed before the mark: then it is ours.
+    return await unread();
   }
 
   /**
@@ -529,30 +609,12 @@ export class IndexedDbStore implements Store {
    */
   async sweep(): Promise<number> {
     this.#checkOpen("sweep");
-    const ids = (await this.#db.run(
-      "readonly",
-      (store) => request<[string, string][]>(store.getAllKeys(writings())),
-    )).map((key) => key[1])
-      .filter((id) => !this.#pending.has(id));
-    let reclaimed = 0;
-    for (const id of ids) {
-      const dead = await ifWriterDead(
-        this.#name,
-        id,
-        () =>
-          this.#db.run("readwrite", async (store) => {
-            // Committed or released since it was listed: not ours to touch.
-            const marker = await request(store.get(writingKey(id)));
-            if (marker === undefined) return false;
-            store.delete(entryKey(id));
-            store.delete(writingKey(id));
-            store.delete(allChunks(id));
-            return true;
-          }),
-      );
-      if (dead) reclaimed++;
-    }
-    return reclaimed;
+    return await sweep({
+      db: this.#db,
+      locks: this.#locks,
+      database: this.#name,
+      busy: (id) => this.#writers.writes(id),
+    });
   }
 
   /**
@@ -563,16 +625,20 @@ export class IndexedDbStore implements Store {
     if (this.#closed) return;
     await this.#swept;
     this.#closed = true;
+    this.#closing.abort();
     try {
+      // Followers elsewhere learn that its entries will not be committed.
+      await this.#writers.close();
       for (const [id, access] of this.#access) {
         if (access.time > access.written) {
           await this.#writeAccess(id, access.time);
         }
       }
     } finally {
-      for (const hold of this.#holds.values()) hold.end();
-      this.#holds.clear();
-      this.#pending.clear();
+      await this.#writers.close(); // if the access times failed first
+      for (const hold of this.#readers) hold.end();
+      this.#readers.clear();
+      this.#messages?.close();
       this.#access.clear();
       await this.#db.close();
     }

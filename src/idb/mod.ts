@@ -2,7 +2,8 @@
  * An IndexedDB store for {@linkcode StreamCache} in browsers and service
  * workers, built on `idb-keyval` (this subpath's only dependency): entries
  * survive reloads and browser restarts as fixed-size chunks, an entry whose
- * writer died is never served, and a Range read touches only its chunks.
+ * writer died is never served, a Range read touches only its chunks, and the
+ * tabs and workers of an origin produce each key once between them.
  *
  * @example Caching a generated download in a page or service worker
  * ```ts
@@ -21,3 +22,4 @@
 
 export { IndexedDbStore } from "./idb_store.ts";
 export type { IndexedDbStoreOptions } from "./idb_store.ts";
+export type { IndexedDbSharing } from "./idb_sharing.ts";

@@ -2,7 +2,7 @@
 // the scenarios do inside the browser, as functions on globalThis that
 // playwright calls with page.evaluate().
 
-import { StreamCache } from "../../mod.ts";
+import { type CacheStatus, StreamCache } from "../../mod.ts";
 import { IndexedDbStore } from "../../src/idb/mod.ts";
 
 interface Container {
@@ -26,7 +26,97 @@ async function readAll(response: Response): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer());
 }
 
+/** A body read in the background: when its first bytes came, and how it ended. */
+interface Reading {
+  /** Resolves with the bytes read once the first chunk has come. */
+  readonly first: Promise<number>;
+  /** Its digest, or the error it ended with. */
+  readonly whole: Promise<
+    { length: number; sum: number } | {
+      error: { name: string; message: string };
+    }
+  >;
+}
+
+function startReading(stream: ReadableStream<Uint8Array>): Reading {
+  let firstBytes!: (count: number) => void;
+  const first = new Promise<number>((resolve) => firstBytes = resolve);
+  const whole = (async () => {
+    const chunks: Uint8Array[] = [];
+    let read = 0;
+    try {
+      const reader = stream.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        read += value.length;
+        firstBytes(read);
+      }
+      firstBytes(read);
+      const bytes = new Uint8Array(read);
+      let at = 0;
+      for (const chunk of chunks) {
+        bytes.set(chunk, at);
+        at += chunk.length;
+      }
+      return digest(bytes);
+    } catch (e) {
+      firstBytes(read);
+      const error = e as Error;
+      return { error: { name: error.name, message: error.message } };
+    }
+  })();
+  return { first, whole };
+}
+
+/** This tab's caches, by database; the readings it started, by tag. */
+const tabCaches = new Map<string, StreamCache>();
+const readings = new Map<string, Reading>();
+
 const scenarios = {
+  /**
+   * Asks this tab's own cache over database `name` for `key`, produced by
+   * fetching `url`, and starts reading it under `key`: how it was served.
+   */
+  async generate(name: string, key: string, url: string) {
+    let cache = tabCaches.get(name);
+    if (!cache) {
+      cache = new StreamCache({
+        store: new IndexedDbStore({ name, chunkSize: 16 * 1024 }),
+      });
+      tabCaches.set(name, cache);
+    }
+    const status: CacheStatus = {};
+    const entry = await cache.getOrCreate(
+      key,
+      async () => (await fetch(url)).body!,
+      { status },
+    );
+    readings.set(key, startReading(entry.readable()));
+    return { outcome: status.outcome, id: entry.id };
+  },
+
+  /** Fetches `url` and starts reading its body under `tag`: its status and x-outcome. */
+  async fetchStart(tag: string, url: string) {
+    const response = await fetch(url);
+    readings.set(tag, startReading(response.body!));
+    return {
+      status: response.status,
+      outcome: response.headers.get("x-outcome"),
+    };
+  },
+
+  /** Resolves with the bytes read once a reading has its first bytes. */
+  firstBytes(tag: string): Promise<number> {
+    return readings.get(tag)!.first;
+  },
+
+  /** Resolves with a reading's digest, or the error it ended with. */
+  finished(tag: string) {
+    return readings.get(tag)!.whole;
+  },
+
   /** Registers the service worker and waits until it controls this page. */
   async registerServiceWorker(): Promise<void> {
     const container = (globalThis as unknown as {

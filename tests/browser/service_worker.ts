@@ -5,7 +5,7 @@
 // Range requests included; the generation outlives the client that started
 // it (`event.waitUntil` on the entry).
 
-import { StreamCache } from "../../mod.ts";
+import { type CacheStatus, StreamCache } from "../../mod.ts";
 import { cached } from "../../src/http/mod.ts";
 import { IndexedDbStore } from "../../src/idb/mod.ts";
 
@@ -41,6 +41,25 @@ const handler = cached(
   },
 );
 
+/**
+ * `/direct/<name>?...` is the cache's own key `direct:<name>`, produced by a
+ * fetch of `/origin/<name>?...`: what a tab's own cache over the same
+ * database asks for too, so the two share one generation (Web Locks and a
+ * BroadcastChannel between them). `x-outcome` says how it was served.
+ */
+async function direct(url: URL): Promise<Response> {
+  const name = url.pathname.slice("/direct/".length);
+  const status: CacheStatus = {};
+  const entry = await cache.getOrCreate(
+    `direct:${name}`,
+    async () => (await fetch(`/origin/${name}${url.search}`)).body!,
+    { status },
+  );
+  return new Response(entry.readable(), {
+    headers: { "x-outcome": String(status.outcome) },
+  });
+}
+
 scope.addEventListener("install", () => void scope.skipWaiting());
 scope.addEventListener(
   "activate",
@@ -50,6 +69,12 @@ scope.addEventListener("fetch", (event) => {
   const { request } = event;
   const url = new URL(request.url);
   if (url.origin !== scope.location.origin) return; // the network's
+  if (url.pathname.startsWith("/direct/")) {
+    const response = direct(url);
+    event.respondWith(response);
+    event.waitUntil(response.catch(() => {}));
+    return;
+  }
   if (!url.pathname.startsWith("/cached/")) return;
   const response = handler(request);
   event.respondWith(response);

@@ -1,20 +1,22 @@
-// An entry's creation time and lifetime, as FsStore keeps them in the record
+// An entry's creation time and lifetime, as stores keep them in a record (FsStore
+// in its JSON trailer and index, IndexedDbStore in its link records)
 // (SEMANTICS 13, 16). The record is JSON, which has no Infinity: an infinite
 // duration ("never stale") is written as null and read back as Infinity.
 // Reading is lenient, so a record written by a later version with more
 // lifetime fields is still served: unknown fields, and fields that are not
 // durations, are left out; an entry is never lost over its lifetime.
 
-import { describeValue } from "../_validate.ts";
-import type { EntryLifetime, StoreCreateOptions } from "../store.ts";
+import { describeValue } from "./_validate.ts";
+import type { EntryLifetime, StoreCreateOptions } from "./store.ts";
 
-const FIELDS = [
+/** The fields of an {@linkcode EntryLifetime}. */
+export const LIFETIME_FIELDS: readonly (keyof EntryLifetime)[] = [
   "ttl",
   "maxAge",
   "staleWhileRevalidate",
   "staleIfError",
   "keepStale",
-] as const satisfies readonly (keyof EntryLifetime)[];
+];
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -50,7 +52,7 @@ export function checkCreateOptions(
     );
   }
   const copy: Mutable<EntryLifetime> = {};
-  for (const field of FIELDS) {
+  for (const field of LIFETIME_FIELDS) {
     const value: unknown = lifetime[field];
     if (value === undefined) continue;
     if (typeof value !== "number" || Number.isNaN(value)) {
@@ -77,7 +79,7 @@ export function parseLifetime(value: unknown): EntryLifetime | undefined {
   }
   const fields = value as Record<string, unknown>;
   const lifetime: Mutable<EntryLifetime> = {};
-  for (const field of FIELDS) {
+  for (const field of LIFETIME_FIELDS) {
     const duration = fields[field];
     if (duration === null) lifetime[field] = Infinity;
     else if (typeof duration === "number" && duration >= 0) {
