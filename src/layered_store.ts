@@ -70,7 +70,8 @@ interface Sibling {
  *
  * - `lookup` asks the layers top down. A hit in a lower layer is served at
  *   once, from that layer, and copied up into the layers above it in the
- *   background, once however many lookups hit it meanwhile. A copy that
+ *   background, once however many lookups hit it meanwhile; readers opened
+ *   on it after the copy committed read the top layer's copy. A copy that
  *   fails, or finds the key taken (created, removed) before it commits, is
  *   dropped: neither the readers nor the lower entry depend on it.
  * - `create` writes every layer (the bottom one created first), and
@@ -121,6 +122,8 @@ export class LayeredStore implements Store {
   readonly #layers: readonly Store[];
   /** Entries of other layers written with an entry, by its (outer) id. */
   readonly #siblings = new Map<string, Sibling[]>();
+  /** The top layer's copy of a lower entry, once committed: by the entry's id. */
+  readonly #copied = new Map<string, string>();
   /** Copies up running, by key: one per key. */
   readonly #copies = new Map<string, Copy>();
   readonly #running = new Set<Promise<void>>();
@@ -214,10 +217,12 @@ export class LayeredStore implements Store {
   }
 
   /**
-   * Opens a reader over entry `id` in its layer; see {@linkcode Store.openReader}.
+   * Opens a reader over entry `id`: over its copy in the top layer once one
+   * is committed (the same bytes), else in its own layer; see
+   * {@linkcode Store.openReader}.
    *
    * @param id The entry's storage identity.
-   * @returns That layer's reader.
+   * @returns A reader of the top layer's copy, or of the entry's own layer.
    * @throws {EntryNotFoundError} If no layer has entry `id`.
    */
   async openReader(id: string): Promise<StoreReader> {
@@ -226,6 +231,15 @@ export class LayeredStore implements Store {
       throw new EntryNotFoundError(
         `Cannot open reader: LayeredStore has no entry with id ${id}`,
       );
+    }
+    const copy = this.#copied.get(id);
+    if (copy !== undefined) {
+      try {
+        return await this.#layers[0]!.openReader(copy);
+      } catch (error) {
+        if (!(error instanceof EntryNotFoundError)) throw error;
+        this.#copied.delete(id); // gone: read the entry itself
+      }
     }
     return await this.#layers[at.index]!.openReader(at.inner);
   }
@@ -261,6 +275,7 @@ export class LayeredStore implements Store {
     if (!at) return;
     const siblings = this.#siblings.get(id) ?? [];
     this.#siblings.delete(id);
+    this.#copied.delete(id);
     await this.#layers[at.index]!.release(at.inner);
     for (const { index, inner, key } of siblings) {
       const layer = this.#layers[index]!;
@@ -346,6 +361,7 @@ export class LayeredStore implements Store {
     }
     await this.whenCopied();
     this.#siblings.clear();
+    this.#copied.clear();
     await closeAll(this.#layers);
   }
 
@@ -452,6 +468,7 @@ export class LayeredStore implements Store {
     ).catch(() => false).then((kept) => {
       if (!kept) return;
       const [top, ...others] = made;
+      this.#copied.set(outer, top!.inner);
       this.#addSiblings(outer, made);
       this.#addSiblings(composeId(0, top!.inner), [
         { index: from, inner: source.id, key },

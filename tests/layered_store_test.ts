@@ -114,6 +114,12 @@ describe("LayeredStore", () => {
     assert.deepEqual(await topReader.read(0, body.byteLength), body);
     await topReader.close();
     assert.equal(top.creates, 1);
+    // Readers of the lower entry opened from now on read the copy: with the
+    // lower entry's storage gone, they still get every byte.
+    await bottom.release(below.id);
+    const copyReader = await store.openReader(records[0]!.id);
+    assert.deepEqual(await copyReader.read(0, body.byteLength), body);
+    await copyReader.close();
     await store.close();
   });
 
