@@ -2,7 +2,8 @@
 // above it, as its bytes become known: all at once for a committed entry, or
 // as another process writes it (its `follow` progress). The copy commits
 // only if nothing took the key meanwhile (a create, a remove, a copy's
-// layers found holding it), and a failure anywhere only ends the copy: the
+// layers found holding it) and the entry is still its layer's entry for the
+// key (not replaced), and a failure anywhere only ends the copy: the
 // reader of the lower entry never depends on it.
 
 import type { StoreProgress } from "./shared_store.ts";
@@ -91,6 +92,8 @@ export async function copyUp(
       }
       if (!record) continue;
       if (copy.cancelled || await anyHolds(targets, key)) return false;
+      // Replaced meanwhile where it came from: an old copy would hide the new.
+      if ((await source.store.lookup(key))?.id !== source.id) return false;
       // Bottom-up, as a layered create commits: the top last.
       for (const { writer } of [...writers].reverse()) await writer.commit();
       kept = true;

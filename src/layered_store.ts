@@ -70,8 +70,9 @@ interface Sibling {
  *
  * - `lookup` asks the layers top down. A hit in a lower layer is served at
  *   once, from that layer, and copied up into the layers above it in the
- *   background, once however many lookups hit it meanwhile; readers opened
- *   on it after the copy committed read the top layer's copy. A copy that
+ *   background, once however many lookups hit it meanwhile (an entry
+ *   `records()` listed from a lower layer, when it is first read); readers
+ *   opened on it after the copy committed read the top layer's copy. A copy that
  *   fails, or finds the key taken (created, removed) before it commits, is
  *   dropped: neither the readers nor the lower entry depend on it.
  * - `create` writes every layer (the bottom one created first), and
@@ -124,6 +125,11 @@ export class LayeredStore implements Store {
   readonly #siblings = new Map<string, Sibling[]>();
   /** The top layer's copy of a lower entry, once committed: by the entry's id. */
   readonly #copied = new Map<string, string>();
+  /**
+   * Entries `records()` listed from a lower layer, by id: copied up when
+   * first read (a cache learns of them at start, and looks none of them up).
+   */
+  readonly #listed = new Map<string, StoreRecord>();
   /** Copies up running, by key: one per key. */
   readonly #copies = new Map<string, Copy>();
   readonly #running = new Set<Promise<void>>();
@@ -201,16 +207,7 @@ export class LayeredStore implements Store {
     for (const [index, layer] of this.#layers.entries()) {
       const record = await layer.lookup(key);
       if (!record) continue;
-      if (index > 0) {
-        this.#copyUp(key, index, {
-          store: layer,
-          id: record.id,
-          meta: record.meta,
-          lifetime: record.lifetime,
-          created: record.created,
-          progress: committed(record),
-        });
-      }
+      if (index > 0) this.#copyCommitted(index, record);
       return outerRecord(index, record);
     }
     return undefined;
@@ -231,6 +228,11 @@ export class LayeredStore implements Store {
       throw new EntryNotFoundError(
         `Cannot open reader: LayeredStore has no entry with id ${id}`,
       );
+    }
+    const listed = this.#listed.get(id);
+    if (listed) {
+      this.#listed.delete(id);
+      this.#copyCommitted(at.index, listed);
     }
     const copy = this.#copied.get(id);
     if (copy !== undefined) {
@@ -276,11 +278,16 @@ export class LayeredStore implements Store {
     const siblings = this.#siblings.get(id) ?? [];
     this.#siblings.delete(id);
     this.#copied.delete(id);
-    await this.#layers[at.index]!.release(at.inner);
-    for (const { index, inner, key } of siblings) {
-      const layer = this.#layers[index]!;
-      if ((await layer.lookup(key))?.id !== inner) await layer.release(inner);
-    }
+    this.#listed.delete(id);
+    const results = await Promise.allSettled([
+      this.#layers[at.index]!.release(at.inner),
+      ...siblings.map(async ({ index, inner, key }) => {
+        const layer = this.#layers[index]!;
+        if ((await layer.lookup(key))?.id !== inner) await layer.release(inner);
+      }),
+    ]);
+    const failed = results.find((result) => result.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
   /**
@@ -323,7 +330,9 @@ export class LayeredStore implements Store {
       for await (const record of recordsOf(layer)) {
         if (seen.has(record.key)) continue;
         seen.add(record.key);
-        yield outerRecord(index, record);
+        const outer = outerRecord(index, record);
+        if (index > 0 && !this.#closed) this.#listed.set(outer.id, record);
+        yield outer;
       }
     }
   }
@@ -362,6 +371,7 @@ export class LayeredStore implements Store {
     await this.whenCopied();
     this.#siblings.clear();
     this.#copied.clear();
+    this.#listed.clear();
     await closeAll(this.#layers);
   }
 
@@ -446,6 +456,18 @@ export class LayeredStore implements Store {
       );
     }
     yield* outerProgress(at.index, layer.follow(at.inner, signal));
+  }
+
+  /** Copies a committed entry of layer `index` up. */
+  #copyCommitted(index: number, record: StoreRecord): void {
+    this.#copyUp(record.key, index, {
+      store: this.#layers[index]!,
+      id: record.id,
+      meta: record.meta,
+      lifetime: record.lifetime,
+      created: record.created,
+      progress: committed(record),
+    });
   }
 
   /**

@@ -170,6 +170,22 @@ describe("LayeredStore", () => {
     await store.close();
   });
 
+  it("a copy up of an entry another process replaced in the lower layer meanwhile is not kept", async () => {
+    const top = new TopStore();
+    const bottom = new MemoryStore();
+    await put(bottom, "k", "old");
+    const store = new LayeredStore({ layers: [top, bottom] });
+    const { promise, open } = gate();
+    top.gate = promise;
+    await store.lookup("k"); // starts the copy of "old", held
+    const newer = await put(bottom, "k", "newer"); // straight into the shared layer
+    open();
+    await store.whenCopied();
+    assert.equal(await top.lookup("k"), undefined);
+    assert.equal((await store.lookup("k"))?.id, `1/${newer.id}`);
+    await store.close();
+  });
+
   it("a copy up overtaken by a create keeps the new entry in every layer", async () => {
     const top = new TopStore();
     const bottom = new MemoryStore();
@@ -220,7 +236,7 @@ describe("LayeredStore", () => {
     await store.close();
   });
 
-  it("lists every layer's keys once, with the topmost record", async () => {
+  it("lists every layer's keys once, with the topmost record, and copies a listed lower entry up when it is first read", async () => {
     const top = new MemoryStore();
     const bottom = new MemoryStore();
     const store = new LayeredStore({ layers: [top, bottom] });
@@ -237,6 +253,13 @@ describe("LayeredStore", () => {
     assert.equal(records.size, 3);
     assert.match(records.get("both")!, /^0\//);
     assert.match(records.get("below")!, /^1\//);
+    // A cache learns of "below" from records() alone: its first read copies it up.
+    assert.equal(await top.lookup("below"), undefined);
+    const reader = await store.openReader(records.get("below")!);
+    assert.equal(decode(await reader.read(0, 10)), "l");
+    await reader.close();
+    await store.whenCopied();
+    assert.equal((await top.lookup("below"))?.size, 1);
     await store.close();
   });
 
