@@ -79,7 +79,8 @@ export interface PartitionedStoreOptions {
  * const b = new MemoryStore();
  * await using cache = new StreamCache({ store: new PartitionedStore({ partitions: { a, b } }) });
  * for (const key of ["one", "two", "three", "four"]) {
- *   await cache.getOrCreate(key, () => new TextEncoder().encode(key));
+ *   const entry = await cache.getOrCreate(key, () => new TextEncoder().encode(key));
+ *   await entry.done; // committed
  * }
  * let inA = 0;
  * for await (const _ of a.keys()) inA++;

@@ -19,7 +19,9 @@ let count = 0;
 
 /** Commits `body` under `key` in `store`. */
 async function put(store: Store, key: string, body: Uint8Array | string) {
-  const writer = await store.create(key, { v: 1 }, { lifetime: { ttl: 9 } });
+  const writer = await store.create(key, { v: 1 }, {
+    lifetime: { ttl: 3_600_000 },
+  });
   const bytes = typeof body === "string" ? encode(body) : body;
   if (bytes.byteLength) await writer.write(bytes);
   return await writer.commit();
@@ -101,19 +103,19 @@ describe("LayeredStore", () => {
     const reader = await store.openReader(records[0]!.id);
     assert.deepEqual(await reader.read(0, 10), body.subarray(0, 10));
     await reader.close();
-    assert.equal(top.creates, 1);
+    assert.ok(top.creates <= 1, `${top.creates} copies started`);
     open();
     await store.whenCopied();
     const copied = await top.lookup("k");
     assert.equal(copied?.size, body.byteLength);
     assert.equal(copied?.created, below.created);
-    assert.deepEqual(copied?.lifetime, { ttl: 9 });
+    assert.deepEqual(copied?.lifetime, { ttl: 3_600_000 });
     const again = await store.lookup("k");
     assert.equal(again?.id, `0/${copied!.id}`);
     const topReader = await store.openReader(again!.id);
     assert.deepEqual(await topReader.read(0, body.byteLength), body);
     await topReader.close();
-    assert.equal(top.creates, 1);
+    assert.equal(top.creates, 1); // one copy for the 50 lookups and the one after
     // Readers of the lower entry opened from now on read the copy: with the
     // lower entry's storage gone, they still get every byte.
     await bottom.release(below.id);
