@@ -56,6 +56,10 @@ export type {
 } from "./src/producer.ts";
 export { MemoryStore } from "./src/memory_store.ts";
 export type { MemoryStoreOptions } from "./src/memory_store.ts";
+export { LayeredStore } from "./src/layered_store.ts";
+export type { LayeredStoreOptions } from "./src/layered_store.ts";
+export { PartitionedStore } from "./src/partitioned_store.ts";
+export type { PartitionedStoreOptions } from "./src/partitioned_store.ts";
 export type {
   EntryLifetime,
   EntryMeta,

@@ -7,11 +7,18 @@
  *     npm start -- --max-bytes 512MiB --ttl 10m          # a smaller cache
  *     bun examples/download_server/main.ts --port 0      # a free port
  *     node examples/download_server/main.ts              # Node 22.18+ / 24
+ *     npm start -- --redis redis://127.0.0.1:6379        # one member of a fleet
  *
  * Options: `--port N` (else the `PORT` variable, else 8000; 0 picks a free
  * port), `--dir PATH` the cache directory (default `.cache/downloads`),
  * `--quiet` no log line per request (the cache's events are still logged).
  * It listens on 127.0.0.1 only.
+ *
+ * `--redis URL` (else the `STREAMCACHE_REDIS` variable) makes it one member
+ * of a fleet: its store is its cache directory layered over a RedisStore
+ * that every server given the same Redis shares (see store.ts), so a
+ * download is generated once in the whole fleet, and every other member
+ * streams it from Redis as it is generated and keeps a copy on its disk.
  *
  * The cache is bounded, so that the server cannot fill a disk: `--max-bytes
  * SIZE` is its byte budget (default {@linkcode DEFAULT_MAX_BYTES}, 1 GiB;
@@ -36,8 +43,9 @@
  * {@linkcode STOP_DEADLINE_MS} exits at once, with 1.
  *
  * On Deno it needs `--allow-net=127.0.0.1 --allow-read=<dir>
- * --allow-write=<dir> --allow-env=PORT`; `npm start` (start.mjs) grants
- * exactly these for the `--dir` it is given.
+ * --allow-write=<dir> --allow-env=PORT,STREAMCACHE_REDIS`, and with Redis
+ * the network to it (or its socket); `npm start` (start.mjs) grants exactly
+ * these for the `--dir` and `--redis` it is given.
  *
  * @module
  */
@@ -46,9 +54,9 @@ import process from "node:process";
 import { setTimeout } from "node:timers";
 import { parseArgs } from "node:util";
 import { StreamCache } from "../../mod.ts";
-import { FsStore } from "../../src/fs/mod.ts";
 import { createApp } from "./app.ts";
 import { serve } from "./serve.ts";
+import { openStore, REDIS_ENV, redisClientOptions } from "./store.ts";
 import {
   formatDuration,
   formatSize,
@@ -67,11 +75,13 @@ const DEFAULT_TTL = "1h";
 /** The longest time between two sweeps for expired entries: 1 min. */
 const SWEEP_MS = 60_000;
 const USAGE =
-  `usage: main.ts [--port N] [--dir PATH] [--max-bytes SIZE] [--ttl DURATION] [--quiet]
+  `usage: main.ts [--port N] [--dir PATH] [--max-bytes SIZE] [--ttl DURATION] [--redis URL] [--quiet]
   --port       0 to 65535; default: PORT in the environment, else 8000
   --dir        the cache directory; default .cache/downloads
   --max-bytes  the cache's byte budget, e.g. 512MiB, 2G, 500MB; default ${DEFAULT_MAX_BYTES}
   --ttl        how long a download may go unrequested, e.g. 90s, 10m, 1h30m; default ${DEFAULT_TTL}
+  --redis      share downloads with every server on this Redis (a fleet): redis://host:port,
+               rediss://..., unix:///path; default: ${REDIS_ENV} in the environment, else none
   --quiet      no log line per request`;
 
 /** The command line, checked. */
@@ -80,6 +90,7 @@ interface Args {
   dir: string;
   maxBytes: number;
   ttl: number;
+  redis: string | undefined;
   quiet: boolean;
 }
 
@@ -91,6 +102,7 @@ function parse(argv: string[]): Args {
       dir: { type: "string", default: ".cache/downloads" },
       "max-bytes": { type: "string", default: DEFAULT_MAX_BYTES },
       ttl: { type: "string", default: DEFAULT_TTL },
+      redis: { type: "string" },
       quiet: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -108,9 +120,12 @@ function parse(argv: string[]): Args {
       }`,
     );
   }
+  const redis = values.redis ?? (process.env[REDIS_ENV] || undefined);
+  if (redis !== undefined) redisClientOptions(redis); // checked now
   return {
     port,
     dir: values.dir,
+    redis,
     maxBytes: parseSize(values["max-bytes"], "--max-bytes"),
     ttl: parseDuration(values.ttl, "--ttl"),
     quiet: values.quiet,
@@ -128,8 +143,15 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const { maxBytes, ttl } = args;
+  let opened;
+  try {
+    opened = await openStore(args.dir, args.redis);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  }
   const cache = new StreamCache({
-    store: new FsStore({ dir: args.dir }),
+    store: opened.store,
     maxBytes,
     maxEntryBytes: maxBytes, // a larger download streams, but is not kept
     ttl,
@@ -156,6 +178,7 @@ async function main(): Promise<void> {
     }, STOP_DEADLINE_MS).unref();
     const stopped = server.stop(); // no new connections
     await cache.close(); // running generations end, open downloads with them
+    await opened.close(); // the Redis connection, if any
     server.closeConnections();
     await stopped;
     log("stopped");
@@ -179,7 +202,9 @@ async function main(): Promise<void> {
   await app.ready; // the store's entries counted, the bounds applied
   const { entries, bytes } = cache.stats();
   log(
-    `cache: ${args.dir} (${entries} ${entries === 1 ? "entry" : "entries"}, ` +
+    `cache: ${opened.where} (${entries} ${
+      entries === 1 ? "entry" : "entries"
+    }, ` +
       `${formatSize(bytes)}; ` +
       `--max-bytes ${formatSize(maxBytes)}, --ttl ${formatDuration(ttl)}), ` +
       `pid ${process.pid}`,
