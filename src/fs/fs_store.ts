@@ -212,7 +212,11 @@ interface Producing {
  * writes under its own `tmp/<owner>/`, and commits replace each other
  * atomically. A reader opened after another store replaced its entry fails
  * with {@linkcode EntryNotFoundError}, and the cache then looks the key up
- * afresh.
+ * afresh. With {@linkcode FsStoreOptions.shared}, they also produce each key
+ * once among them: one claims it (a claim file under `claims/`, whose
+ * modification time is its lease), the others follow its file as it grows,
+ * woken by file-system notifications, and learn of a producer that died from
+ * its claim (SEMANTICS 19).
  *
  * @example A cache that survives restarts
  * ```ts
@@ -230,6 +234,33 @@ interface Producing {
  * const { entry, writable } = await cache.open("hello");
  * assert.equal(writable, undefined); // a hit: no writer
  * assert.equal(entry.size, 12);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ *
+ * @example Several processes on one directory: one producer
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import { FsStore } from "@streamcache/streamcache/fs";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * // Each process of a cluster (here, two caches in one) has its own store:
+ * const one = new StreamCache({ store: new FsStore({ dir, shared: true }) });
+ * const two = new StreamCache({ store: new FsStore({ dir, shared: true }) });
+ * let runs = 0;
+ * const produce = () => {
+ *   runs++;
+ *   return new TextEncoder().encode("made once");
+ * };
+ * const [a, b] = await Promise.all([
+ *   one.getOrCreate("report", produce),
+ *   two.getOrCreate("report", produce),
+ * ]);
+ * assert.equal(runs, 1); // the other cache follows the entry's file
+ * assert.equal(await new Response(b.readable()).text(), "made once");
+ * assert.equal(await a.done, 9);
+ * await one.close();
+ * await two.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
