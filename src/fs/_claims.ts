@@ -80,6 +80,8 @@ export class Claims {
   readonly leaseMs: number;
   readonly #held = new Set<HeldClaim>();
   #stopRenewal: (() => void) | undefined;
+  /** The renewals in flight: a release waits for them, so none lands after it. */
+  #renewing: Promise<unknown> = Promise.resolve();
 
   constructor(
     fs: FileSystem,
@@ -188,6 +190,7 @@ export class Claims {
   async release(held: HeldClaim): Promise<void> {
     if (!this.#held.delete(held)) return;
     this.#stopIfIdle();
+    await this.#renewing;
     await this.#fs.touch(held.path, 0).catch(() => {}); // superseded: no matter
   }
 
@@ -218,14 +221,15 @@ export class Claims {
   }
 
   #renew(): void {
-    for (const held of this.#held) {
+    const round = [...this.#held].map((held) =>
       this.#fs.touch(held.path, Date.now()).catch((error) => {
         if (!this.#fs.isNotFound(error)) return; // the next round tries again
         held.lost = true; // superseded and removed by another process
         this.#held.delete(held);
         this.#stopIfIdle();
-      });
-    }
+      })
+    );
+    this.#renewing = Promise.all([this.#renewing, ...round]);
   }
 
   #stopIfIdle(): void {

@@ -43,7 +43,11 @@ export interface FollowInit {
 }
 
 /** The paths a claimed entry may be found at. */
-export function claimedPaths(layout: Layout, owner: string, id: string) {
+export function claimedPaths(
+  layout: Layout,
+  owner: string,
+  id: string,
+): { data: string; committing: string; note: string } {
   const data = `${layout.tmp}/${owner}/${id}`;
   return { data, committing: `${data}.commit`, note: `${data}.failed` };
 }
