@@ -51,6 +51,8 @@ export interface HeldClaim {
   readonly gen: number;
   /** Set when its file was found gone: another process superseded it. */
   lost: boolean;
+  /** Its release, once begun: every caller waits for the same one. */
+  released?: Promise<void>;
 }
 
 /** Another process's claim, whose entry this store follows. */
@@ -82,6 +84,8 @@ export class Claims {
   #stopRenewal: (() => void) | undefined;
   /** The renewals in flight: a release waits for them, so none lands after it. */
   #renewing: Promise<unknown> = Promise.resolve();
+  /** Releases on their way to the disk, which close() waits for. */
+  readonly #releasing = new Set<Promise<void>>();
 
   constructor(
     fs: FileSystem,
@@ -186,12 +190,21 @@ export class Claims {
     return (await this.#read(held.path))?.claim?.id === held.id;
   }
 
-  /** Ends `held`: its lease is no longer renewed, and it is released at once. */
-  async release(held: HeldClaim): Promise<void> {
-    if (!this.#held.delete(held)) return;
-    this.#stopIfIdle();
-    await this.#renewing;
-    await this.#fs.touch(held.path, 0).catch(() => {}); // superseded: no matter
+  /**
+   * Ends `held`: its lease is no longer renewed, and it is released at once.
+   * Resolves when the release is on disk, for every caller.
+   */
+  release(held: HeldClaim): Promise<void> {
+    held.released ??= (async () => {
+      this.#held.delete(held);
+      this.#stopIfIdle();
+      await this.#renewing;
+      await this.#fs.touch(held.path, 0).catch(() => {}); // superseded: no matter
+    })();
+    const releasing = held.released;
+    this.#releasing.add(releasing);
+    void releasing.then(() => this.#releasing.delete(releasing));
+    return releasing;
   }
 
   /** How the claim in file `path`, naming entry `id`, stands now. */
@@ -204,6 +217,8 @@ export class Claims {
   /** Releases every claim held (the store closes). */
   async close(): Promise<void> {
     await Promise.all([...this.#held].map((held) => this.release(held)));
+    await Promise.all(this.#releasing);
+    await this.#renewing;
   }
 
   #judge(claim: ClaimFile, info: FileInfo): Liveness {

@@ -534,8 +534,10 @@ export class FsStore implements Store {
           }
         });
         if (held) {
+          // Released before the commit is reported: a caller who misses the
+          // key once the cache drops it (evicted, deleted) claims it anew.
           this.#producing.delete(id);
-          void this.#claims!.release(held);
+          await this.#claims!.release(held);
         }
         this.#recovery.committed(name);
         this.#index.set(name, trailer, info);
@@ -557,7 +559,11 @@ export class FsStore implements Store {
     try {
       found = await claims.claim(
         hash,
-        async (id) => (await this.#readEntryId(entry)) === id,
+        // Committed by another store since this cache's lookup missed: an
+        // entry this store knows already is one its cache has just dropped
+        // (expired, evicted), never to be followed.
+        async (id) =>
+          !this.#locations.has(id) && (await this.#readEntryId(entry)) === id,
         this.#closing.signal,
       );
     } catch (error) {
