@@ -1,6 +1,8 @@
 // One member of a test fleet: an HTTP server with a StreamCache over a
-// RedisStore (tests/fleet_redis_test.ts starts three). Configured by its
-// environment: FLEET_REDIS_SOCKET, FLEET_PREFIX, FLEET_LEASE_MS.
+// shared store. tests/fleet_redis_test.ts starts three over one Redis
+// (FLEET_REDIS_SOCKET, FLEET_PREFIX); tests/fleet_fs_test.ts three over one
+// directory (FLEET_DIR: an FsStore in shared mode). FLEET_LEASE_MS sets the
+// producers' lease.
 //
 //   GET /<key>?size=N[&hold]   the entry for key: N deterministic bytes
 //                              (pattern(N, 1)), produced here if this
@@ -16,28 +18,36 @@
 
 import { createServer } from "node:http";
 import process from "node:process";
-import { createClient } from "redis";
-import { StreamCache } from "../mod.ts";
+import { type Store, StreamCache } from "../mod.ts";
+import { FsStore } from "../src/fs/mod.ts";
 import { RedisStore } from "../src/redis/mod.ts";
 import { pattern } from "./_helpers.ts";
 
 const CHUNK = 16 * 1024;
-// No command timeout (node-redis 6 has 5 s by default): three runtimes and
-// 100 requests on a loaded 2-core machine queue commands for longer, and a
-// timed-out append or read would fail an entry for the load, not a fault.
-const client = createClient({
-  socket: { path: process.env.FLEET_REDIS_SOCKET!, tls: false },
-  commandOptions: { timeout: 0 },
-});
-client.on("error", () => {});
-await client.connect();
-const cache = new StreamCache({
-  store: new RedisStore({
+const leaseMs = Number(process.env.FLEET_LEASE_MS ?? 1000);
+
+/** The shared store the environment names. */
+async function sharedStore(): Promise<Store> {
+  const dir = process.env.FLEET_DIR;
+  if (dir) return new FsStore({ dir, shared: true, leaseMs });
+  const { createClient } = await import("redis");
+  // No command timeout (node-redis 6 has 5 s by default): three runtimes and
+  // 100 requests on a loaded 2-core machine queue commands for longer, and a
+  // timed-out append or read would fail an entry for the load, not a fault.
+  const client = createClient({
+    socket: { path: process.env.FLEET_REDIS_SOCKET!, tls: false },
+    commandOptions: { timeout: 0 },
+  });
+  client.on("error", () => {});
+  await client.connect();
+  return new RedisStore({
     client,
     prefix: process.env.FLEET_PREFIX ?? "fleet:",
-    leaseMs: Number(process.env.FLEET_LEASE_MS ?? 1000),
-  }),
-});
+    leaseMs,
+  });
+}
+
+const cache = new StreamCache({ store: await sharedStore() });
 const held = new Map<string, () => void>();
 
 const server = createServer(async (req, res) => {

@@ -21,6 +21,10 @@ export interface DenoFileInfo {
   readonly ino: number | null;
 }
 
+export interface DenoWatcher extends AsyncIterable<unknown> {
+  close(): void;
+}
+
 export interface DenoApi {
   readonly pid: number;
   lstat(path: string): Promise<DenoFileInfo>;
@@ -40,7 +44,12 @@ export interface DenoApi {
   rename(from: string, to: string): Promise<void>;
   remove(path: string, options: { recursive: boolean }): Promise<void>;
   readDir(path: string): AsyncIterable<{ name: string }>;
-  readonly errors: { readonly NotFound: new (message?: string) => Error };
+  link(existing: string, path: string): Promise<void>;
+  watchFs(path: string, options: { recursive: boolean }): DenoWatcher;
+  readonly errors: {
+    readonly NotFound: new (message?: string) => Error;
+    readonly AlreadyExists: new (message?: string) => Error;
+  };
 }
 
 /** The Deno global, or a clear error where there is none. */

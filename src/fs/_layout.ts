@@ -4,6 +4,13 @@
 //   tmp/<owner>/<id>              entries being written by one store (owner)
 //   tmp/<owner>/<id>.removed      deleted entries that readers still read
 //
+// and, for stores in `shared` mode (src/fs/_claims.ts):
+//
+//   claims/<sha256 of the key>/<n>  the key's claims, generation n; the
+//                                   highest one is the current claim
+//   tmp/<owner>/<id>.commit       a claimed entry being committed
+//   tmp/<owner>/<id>.failed       why a claimed entry failed, for followers
+//
 // File names come from a hash of the key, so any string is a valid key and
 // nothing is created outside the directory (SEMANTICS 15).
 
@@ -18,11 +25,13 @@ export class Layout {
   readonly dir: string;
   readonly entries: string;
   readonly tmp: string;
+  readonly claims: string;
 
   constructor(dir: string) {
     this.dir = dir.replace(/\/+$/, "") || "/";
     this.entries = `${this.dir}/entries`;
     this.tmp = `${this.dir}/tmp`;
+    this.claims = `${this.dir}/claims`;
   }
 
   /** The committed file of `key`. */

@@ -146,6 +146,19 @@ export class Owner {
     }
   }
 
+  /**
+   * Whether the owner named `name` is surely gone by its PID: it was taken
+   * in this kernel boot and PID namespace, is not this process's, and names
+   * no process. `false` means "judge it by its lease".
+   */
+  isDead(name: string): boolean {
+    const owner = parseOwnerName(name);
+    const { scope, pid } = this.#self;
+    return owner !== undefined && owner.scope !== undefined &&
+      owner.scope === scope && owner.pid !== pid &&
+      !this.#fs.isProcessAlive(owner.pid);
+  }
+
   async #isGone(owner: OwnerName, path: string): Promise<boolean> {
     const { scope, pid } = this.#self;
     if (

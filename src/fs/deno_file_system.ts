@@ -8,6 +8,7 @@ import {
   deno,
   type DenoFile,
   type DenoFileInfo,
+  type DenoWatcher,
   SEEK_START,
 } from "./_deno_api.ts";
 import { isProcessAlive, SCOPE_PATHS, sha256 } from "./_host.ts";
@@ -97,6 +98,37 @@ export const denoFileSystem: FileSystem = {
     return run !== "granted" || isProcessAlive(pid);
   },
   createHash: sha256,
+  async link(existing, path) {
+    try {
+      await deno().link(existing, path);
+      return true;
+    } catch (error) {
+      if (error instanceof deno().errors.AlreadyExists) return false;
+      throw error;
+    }
+  },
+  watch(path, onChange) {
+    let watcher: DenoWatcher;
+    try {
+      watcher = deno().watchFs(path, { recursive: false });
+    } catch {
+      return () => {}; // missing, or no watches left: see FileSystem.watch
+    }
+    (async () => {
+      try {
+        for await (const _ of watcher) onChange();
+      } catch {
+        // Closed, or the directory went: nothing more to see.
+      }
+    })();
+    return () => {
+      try {
+        watcher.close();
+      } catch {
+        // closed already
+      }
+    };
+  },
 };
 
 function toFileInfo(info: DenoFileInfo): FileInfo {

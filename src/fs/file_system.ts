@@ -262,4 +262,26 @@ export interface FileSystem {
    * @returns An incremental hasher.
    */
   createHash(): Hasher;
+  /**
+   * Optional, for `FsStore`'s `shared` mode: makes `path` a second name of
+   * the file `existing` (a hard link), in one atomic step that fails if
+   * `path` exists, so that exactly one of several processes creates it.
+   *
+   * @param existing The file to link to.
+   * @param path The new name.
+   * @returns `true` if `path` was made, `false` if it existed already.
+   */
+  link?(existing: string, path: string): Promise<boolean>;
+  /**
+   * Optional, for `FsStore`'s `shared` mode: calls `onChange` whenever a
+   * file in the directory `path` (or the file `path`) changes, is created,
+   * renamed or removed, by any process (`fs.watch`, `Deno.watchFs`). It may
+   * call it more often than that, never less. A path that cannot be watched
+   * is not an error: `onChange` is then never called.
+   *
+   * @param path The directory or file.
+   * @param onChange Called on each change.
+   * @returns A function that stops watching.
+   */
+  watch?(path: string, onChange: () => void): () => void;
 }

@@ -7,7 +7,12 @@
 
 import { KeyTurns } from "../_key_turns.ts";
 import { describeValue, freezeMeta } from "../_validate.ts";
-import { EntryNotFoundError } from "../errors.ts";
+import { CacheClosedError, EntryNotFoundError } from "../errors.ts";
+import {
+  ProducerLostError,
+  type StoreClaim,
+  type StoreProgress,
+} from "../shared_store.ts";
 import type {
   EntryMeta,
   Store,
@@ -20,6 +25,13 @@ import { denoFileSystem } from "./deno_file_system.ts";
 import type { FileHandle, FileInfo, FileSystem } from "./file_system.ts";
 import { nodeFileSystem } from "./node_file_system.ts";
 import { AccessTimes, type Stamped } from "./_access_times.ts";
+import {
+  Claims,
+  type ClaimTarget,
+  type HeldClaim,
+  writeSmall,
+} from "./_claims.ts";
+import { claimedPaths, followClaimed } from "./_follow.ts";
 import { mapInParallel } from "./_in_parallel.ts";
 import { ENTRY_NAME, hashKey, Layout } from "./_layout.ts";
 import { checkCreateOptions } from "../_record_lifetime.ts";
@@ -27,6 +39,7 @@ import { Owner } from "./_owner.ts";
 import { readFullyFast, type ReadMode } from "./_read_fully.ts";
 import { type IndexedRecord, RecordIndex } from "./_record_index.ts";
 import { Recovery } from "./_recovery.ts";
+import { WatchHub } from "./_watch_hub.ts";
 import {
   encodeTrailer,
   readTrailer,
@@ -99,6 +112,30 @@ export interface FsStoreOptions {
    * @default {60000}
    */
   accessResolution?: number;
+  /**
+   * Several processes on one directory (a Node cluster, containers on one
+   * volume): with `true` in each, a key missing everywhere is produced by
+   * one of them, and the others stream the entry from its file as it is
+   * written, woken by file-system notifications. The store then has the
+   * optional `claim` and `follow` capabilities (see `shared_store.ts`); a
+   * producer that dies is an error for its followers (`ProducerLostError`),
+   * and the next request produces afresh. Needs a {@linkcode FileSystem}
+   * with `link` and `watch` (both built-in ones have them). Without it,
+   * stores on one directory each produce a key they miss (the last commit
+   * wins), as before.
+   *
+   * @default {false}
+   */
+  shared?: boolean;
+  /**
+   * With `shared`: how long a producer's claim on a key lasts unless renewed
+   * (every third of it, by an unref'd timer). Followers learn that a
+   * producer stopped within about this long; one that died in their own
+   * kernel boot and PID namespace, within half of it.
+   *
+   * @default {10000}
+   */
+  leaseMs?: number;
 }
 
 /** One entry's file, open for reading, and how many readers share it. */
@@ -120,6 +157,16 @@ interface Location extends Stamped {
   size: number;
   /** The writer's file, open until commit or release. */
   file?: FileHandle | undefined;
+  /** Written by another store, under its claim: never this store's to remove. */
+  foreign?: boolean;
+  /** Where else a followed entry's file may be by now (committing, committed). */
+  alternates?: readonly string[] | undefined;
+}
+
+/** A claim this store holds, and whether its entry was created. */
+interface Producing {
+  readonly claim: HeldClaim;
+  created: boolean;
 }
 
 /**
@@ -165,7 +212,11 @@ interface Location extends Stamped {
  * writes under its own `tmp/<owner>/`, and commits replace each other
  * atomically. A reader opened after another store replaced its entry fails
  * with {@linkcode EntryNotFoundError}, and the cache then looks the key up
- * afresh.
+ * afresh. With {@linkcode FsStoreOptions.shared}, they also produce each key
+ * once among them: one claims it (a claim file under `claims/`, whose
+ * modification time is its lease), the others follow its file as it grows,
+ * woken by file-system notifications, and learn of a producer that died from
+ * its claim (SEMANTICS 19).
  *
  * @example A cache that survives restarts
  * ```ts
@@ -183,6 +234,33 @@ interface Location extends Stamped {
  * const { entry, writable } = await cache.open("hello");
  * assert.equal(writable, undefined); // a hit: no writer
  * assert.equal(entry.size, 12);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ *
+ * @example Several processes on one directory: one producer
+ * ```ts
+ * import { StreamCache } from "@streamcache/streamcache";
+ * import { FsStore } from "@streamcache/streamcache/fs";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * // Each process of a cluster (here, two caches in one) has its own store:
+ * const one = new StreamCache({ store: new FsStore({ dir, shared: true }) });
+ * const two = new StreamCache({ store: new FsStore({ dir, shared: true }) });
+ * let runs = 0;
+ * const produce = () => {
+ *   runs++;
+ *   return new TextEncoder().encode("made once");
+ * };
+ * const [a, b] = await Promise.all([
+ *   one.getOrCreate("report", produce),
+ *   two.getOrCreate("report", produce),
+ * ]);
+ * assert.equal(runs, 1); // the other cache follows the entry's file
+ * assert.equal(await new Response(b.readable()).text(), "made once");
+ * assert.equal(await a.done, 9);
+ * await one.close();
+ * await two.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -204,6 +282,35 @@ export class FsStore implements Store {
   readonly #locations = new Map<string, Location>();
   /** The file handle each entry's open readers share. */
   readonly #shared = new Map<string, Promise<SharedFile>>();
+  /** With `shared`: the store's claims, made when its directory is ready. */
+  #claims: Claims | undefined;
+  readonly #leaseMs: number;
+  readonly #hub: WatchHub;
+  /** Aborted by close(): stops claims waiting for a head, and followers. */
+  readonly #closing = new AbortController();
+  /** Claims held, by entry id. */
+  readonly #producing = new Map<string, Producing>();
+  /** Entries of other stores this one follows, by id. */
+  readonly #targets = new Map<string, ClaimTarget>();
+  /** Failure notes written, by entry id, and the timers that remove them. */
+  readonly #notes = new Map<string, Promise<void>>();
+  readonly #noteTimers = new Set<ReturnType<typeof setTimeout>>();
+
+  /**
+   * With {@linkcode FsStoreOptions.shared}: claims `key` for this store, or
+   * names the entry another store on the directory produces; see
+   * {@linkcode Store.claim}. Absent otherwise.
+   */
+  readonly claim?: (key: string) => Promise<StoreClaim>;
+  /**
+   * With {@linkcode FsStoreOptions.shared}: reports the growth of entry `id`
+   * that another store writes, then its record; see {@linkcode Store.follow}.
+   * Absent otherwise.
+   */
+  readonly follow?: (
+    id: string,
+    signal: AbortSignal,
+  ) => AsyncIterable<StoreProgress>;
 
   /**
    * Creates a store over `dir`. The directory is prepared in the background;
@@ -250,6 +357,32 @@ export class FsStore implements Store {
     }
     this.#fs = options.fs ??
       ("Deno" in globalThis ? denoFileSystem : nodeFileSystem);
+    const { shared = false, leaseMs = 10_000 } = options;
+    if (typeof shared !== "boolean") {
+      throw new TypeError(
+        `Cannot ${action}: shared must be a boolean: received ${
+          describeValue(shared)
+        }`,
+      );
+    }
+    if (!Number.isSafeInteger(leaseMs) || leaseMs <= 0) {
+      throw new RangeError(
+        `Cannot ${action}: leaseMs must be a positive integer: received ${
+          describeValue(leaseMs)
+        }`,
+      );
+    }
+    if (shared && (!this.#fs.link || !this.#fs.watch)) {
+      throw new TypeError(
+        `Cannot ${action}: shared needs a FileSystem with link and watch`,
+      );
+    }
+    this.#leaseMs = leaseMs;
+    this.#hub = new WatchHub(this.#fs);
+    if (shared) {
+      this.claim = (key) => this.#claim(key);
+      this.follow = (id, signal) => this.#follow(id, signal);
+    }
     this.#layout = new Layout(options.dir);
     this.#index = new RecordIndex(this.#fs, this.#layout);
     this.#recovery = new Recovery(
@@ -301,10 +434,20 @@ export class FsStore implements Store {
    * @throws {TypeError} If `meta`, `created` or a lifetime field cannot be kept in a JSON record.
    * @throws {RangeError} If a lifetime field is negative.
    */
-  async create(
+  create(
     key: string,
     meta: EntryMeta | undefined,
     options: StoreCreateOptions = {},
+  ): Promise<StoreWriter> {
+    return this.#create(key, meta, options);
+  }
+
+  /** Starts an entry; under a claim, with the claim's id, committed only while the claim holds. */
+  async #create(
+    key: string,
+    meta: EntryMeta | undefined,
+    options: StoreCreateOptions,
+    producing?: Producing,
   ): Promise<StoreWriter> {
     const action = "create entry in FsStore";
     // The record is stored as JSON: what does not survive that is refused
@@ -312,7 +455,8 @@ export class FsStore implements Store {
     freezeMeta(meta, action);
     const { created, lifetime } = checkCreateOptions(options, action);
     const owner = await this.#ready;
-    const id = crypto.randomUUID();
+    const held = producing?.claim;
+    const id = held?.id ?? crypto.randomUUID();
     const path = `${owner.path}/${id}`;
     const file = await this.#again(
       () => this.#fs.open(path, "create"),
@@ -352,30 +496,49 @@ export class FsStore implements Store {
         const name = await hashKey(key);
         const target = this.#layout.entryPath(name);
         let info: FileInfo;
+        let from = path;
         try {
+          if (held) {
+            // Followers take every byte of tmp/<owner>/<id> for the entry's:
+            // the record goes in under another name (src/fs/_follow.ts).
+            from = `${path}.commit`;
+            await this.#fs.rename(path, from);
+            location.path = from;
+          }
           await file.write(encodeTrailer(trailer));
           // The access time starts at the creation time, by the cache's
           // clock; the fsync below makes it durable with the bytes.
-          await this.#fs.touch(path, created).catch(() => {});
+          await this.#fs.touch(from, created).catch(() => {});
           await file.sync();
           info = await file.stat();
         } finally {
           location.file = undefined;
           await file.close();
         }
+        if (held && !(await this.#claims!.holds(held))) {
+          throw new ProducerLostError(
+            `Cannot commit entry ${id}: this store lost its claim on the key to another process (its lease ran out)`,
+          );
+        }
         await this.#turns.run(target, async () => {
           await this.#again(
-            () => this.#fs.rename(path, target),
+            () => this.#fs.rename(from, target),
             () => this.#fs.mkdir(this.#layout.entries),
           );
           Object.assign(location, { path: target, committed: true });
           try {
             await this.#fs.syncDir(this.#layout.entries);
           } catch (error) {
-            await this.#uncommit(id, location, path);
+            await this.#uncommit(id, location, from);
             throw error;
           }
         });
+        if (held) {
+          // Released before the commit is reported: a caller who misses the
+          // key once the cache drops it (evicted, deleted) claims it anew.
+          this.#producing.delete(id);
+          await this.#claims!.release(held);
+        }
         this.#recovery.committed(name);
         this.#index.set(name, trailer, info);
         void this.#saveIndex(true);
@@ -383,6 +546,158 @@ export class FsStore implements Store {
         return toRecord(trailer, created);
       },
     };
+  }
+
+  /** Claims `key`, or finds the entry another store produces (see FsStoreOptions.shared). */
+  async #claim(key: string): Promise<StoreClaim> {
+    const owner = await this.#ready;
+    if (this.#closing.signal.aborted) throw this.#closed("claim a key");
+    const claims = this.#claims!;
+    const hash = await hashKey(key);
+    const entry = this.#layout.entryPath(hash);
+    let found;
+    try {
+      found = await claims.claim(
+        hash,
+        // Committed by another store since this cache's lookup missed: an
+        // entry this store knows already is one its cache has just dropped
+        // (expired, evicted), never to be followed.
+        async (id) =>
+          !this.#locations.has(id) && (await this.#readEntryId(entry)) === id,
+        this.#closing.signal,
+      );
+    } catch (error) {
+      if (this.#closing.signal.aborted) throw this.#closed("claim a key");
+      throw error;
+    }
+    if (found.kind === "found") {
+      const { target } = found;
+      const paths = claimedPaths(this.#layout, target.owner, target.id);
+      if (!this.#locations.has(target.id)) {
+        this.#locations.set(target.id, {
+          path: paths.data,
+          committed: false,
+          size: 0,
+          accessed: 0,
+          stamped: 0,
+          foreign: true,
+          alternates: [paths.committing, entry],
+        });
+      }
+      this.#targets.set(target.id, target);
+      return {
+        kind: "follow",
+        id: target.id,
+        meta: target.head.meta,
+        lifetime: target.head.lifetime,
+      };
+    }
+    const producing: Producing = { claim: found.held, created: false };
+    const { id } = found.held;
+    this.#producing.set(id, producing);
+    return {
+      kind: "produce",
+      create: async (key, meta, options = {}) => {
+        producing.created = true;
+        const writer = await this.#create(key, meta, options, producing);
+        try {
+          await claims.publish(found.held, {
+            ...(meta ? { meta } : {}),
+            ...(options.lifetime ? { lifetime: options.lifetime } : {}),
+          });
+        } catch (error) {
+          await this.release(id).catch(() => {});
+          throw error;
+        }
+        return writer;
+      },
+      abandon: async (reason) => {
+        if (!this.#producing.has(id)) return; // committed, or released
+        // A cache that closes loses its producers: no failure of the entry.
+        const lost = reason instanceof CacheClosedError;
+        if (producing.created) {
+          await this.#note(owner, id, describe(reason), lost);
+        }
+        this.#producing.delete(id);
+        await claims.release(found.held);
+      },
+    };
+  }
+
+  /** Follows entry `id`, which another store writes under its claim. */
+  async *#follow(
+    id: string,
+    signal: AbortSignal,
+  ): AsyncGenerator<StoreProgress> {
+    await this.#ready;
+    const target = this.#targets.get(id);
+    const location = this.#locations.get(id);
+    if (!target || !location) {
+      throw new EntryNotFoundError(
+        `Cannot follow entry ${id}: this FsStore found no claim naming it`,
+      );
+    }
+    const stop = new AbortController();
+    const abort = () => stop.abort();
+    signal.addEventListener("abort", abort, { once: true });
+    this.#closing.signal.addEventListener("abort", abort, { once: true });
+    if (signal.aborted || this.#closing.signal.aborted) abort();
+    try {
+      yield* followClaimed({
+        fs: this.#fs,
+        layout: this.#layout,
+        hub: this.#hub,
+        claims: this.#claims!,
+        target,
+        signal: stop.signal,
+        grown: (size) => {
+          location.size = Math.max(location.size, size);
+        },
+        committed: (trailer, info, path) => {
+          Object.assign(location, {
+            path,
+            committed: true,
+            size: trailer.size,
+            foreign: false,
+            alternates: undefined,
+          });
+          this.#index.set(target.hash, trailer, info);
+          return this.#known(path, trailer, info);
+        },
+      });
+    } finally {
+      signal.removeEventListener("abort", abort);
+      this.#closing.signal.removeEventListener("abort", abort);
+      this.#targets.delete(id);
+    }
+  }
+
+  /**
+   * Writes why claimed entry `id` failed, for its followers, once; removed
+   * after a lease (followers look at once, woken by its creation).
+   */
+  #note(owner: Owner, id: string, reason: string, lost = false): Promise<void> {
+    let noting = this.#notes.get(id);
+    if (!noting) {
+      const note = `${owner.path}/${id}.failed`;
+      noting = (async () => {
+        const scratch = `${owner.path}/${id}.note`;
+        await writeSmall(this.#fs, scratch, JSON.stringify({ reason, lost }));
+        await this.#fs.rename(scratch, note);
+        const timer = setTimeout(() => {
+          this.#noteTimers.delete(timer);
+          this.#notes.delete(id);
+          void this.#removeIfPresent(note).catch(() => {});
+        }, this.#leaseMs);
+        this.#noteTimers.add(timer);
+      })().catch(() => {}); // followers then learn it from the claim
+      this.#notes.set(id, noting);
+    }
+    return noting;
+  }
+
+  #closed(action: string): EntryNotFoundError {
+    return new EntryNotFoundError(`Cannot ${action}: the FsStore is closed`);
   }
 
   /**
@@ -444,7 +759,12 @@ export class FsStore implements Store {
         // Committed (renamed into entries/) or removed while it opened:
         // open it where it is now.
         if (this.#fs.isNotFound(error) && location.path !== path) continue;
-        throw this.#fs.isNotFound(error) ? this.#gone(id) : error;
+        if (!this.#fs.isNotFound(error)) throw error;
+        // Followed: its producer may have moved it on before this store saw.
+        const moved = await this.#openMoved(id, location);
+        if (!moved) throw this.#gone(id);
+        file = moved;
+        break;
       }
     }
     try {
@@ -458,6 +778,28 @@ export class FsStore implements Store {
       throw error;
     }
     return { file, readers: 0, closed: false, sync: true };
+  }
+
+  /** Opens a followed entry's file where its producer may have moved it. */
+  async #openMoved(
+    id: string,
+    location: Location,
+  ): Promise<FileHandle | undefined> {
+    for (const path of location.alternates ?? []) {
+      let file: FileHandle;
+      try {
+        file = await this.#fs.open(path, "read");
+      } catch (error) {
+        if (this.#fs.isNotFound(error)) continue;
+        throw error;
+      }
+      // The committed file must be this entry's, not a later one's.
+      if (path.endsWith(".commit") || (await readTrailerId(file)) === id) {
+        return file;
+      }
+      await file.close();
+    }
+    return undefined;
   }
 
   #reader(
@@ -540,7 +882,19 @@ export class FsStore implements Store {
    * @param id The entry's storage identity.
    */
   async release(id: string): Promise<void> {
-    await this.#ready;
+    const owner = await this.#ready;
+    const producing = this.#producing.get(id);
+    if (producing) {
+      // A claimed entry that failed: followers are told before its file
+      // goes. The cache abandons the claim with the failure's reason in the
+      // next microtask: yield to it, so the note carries that reason.
+      await undefined;
+      if (producing.created) {
+        await this.#note(owner, id, "its producer failed or was abandoned");
+      }
+      this.#producing.delete(id);
+      await this.#claims?.release(producing.claim);
+    }
     const location = this.#locations.get(id);
     this.#locations.delete(id);
     this.#times.forget(id, location);
@@ -548,8 +902,11 @@ export class FsStore implements Store {
     const { file } = location;
     location.file = undefined;
     await file?.close(); // an entry that failed while written
-    // A committed path now belongs to whichever entry replaced this one.
-    if (!location.committed) await this.#removeIfPresent(location.path);
+    // A committed path now belongs to whichever entry replaced this one; a
+    // followed entry's file to the store that writes it.
+    if (!location.committed && !location.foreign) {
+      await this.#removeIfPresent(location.path);
+    }
   }
 
   /**
@@ -628,6 +985,21 @@ export class FsStore implements Store {
    */
   async close(): Promise<void> {
     const owner = await this.#ready.catch(() => undefined);
+    this.#closing.abort();
+    if (owner) {
+      // Entries written under a claim: their followers elsewhere learn that
+      // the producer is gone, then the claims are released.
+      await Promise.all(
+        [...this.#producing].filter(([, { created }]) => created).map((
+          [id],
+        ) => this.#note(owner, id, "its producer's store was closed", true)),
+      );
+    }
+    this.#producing.clear();
+    await this.#claims?.close();
+    this.#hub.close();
+    for (const timer of this.#noteTimers) clearTimeout(timer);
+    this.#noteTimers.clear();
     await this.#recovery.close();
     await this.#indexSaved;
     await this.#times.flush();
@@ -653,6 +1025,15 @@ export class FsStore implements Store {
     await this.#fs.mkdir(this.#layout.entries);
     await this.#fs.mkdir(this.#layout.tmp);
     const owner = await Owner.start(this.#fs, this.#layout);
+    if (this.claim) {
+      this.#claims = new Claims(
+        this.#fs,
+        this.#layout,
+        owner,
+        this.#hub,
+        this.#leaseMs,
+      );
+    }
     this.#recovery.start();
     this.#owner = owner;
     this.#indexSaved = this.#recovery.done.then(() => this.#saveIndex(false));
@@ -804,4 +1185,10 @@ function toRecord(trailer: IndexedRecord, accessed: number): StoreRecord {
   return lifetime
     ? { key, id, meta, size, created, accessed, lifetime }
     : { key, id, meta, size, created, accessed };
+}
+
+function describe(reason: unknown): string {
+  return reason instanceof Error
+    ? `${reason.name}: ${reason.message}`
+    : String(reason ?? "aborted");
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { constants, read, readSync, type Stats } from "node:fs";
+import { constants, read, readSync, type Stats, watch } from "node:fs";
 import * as fs from "node:fs/promises";
 import process from "node:process";
 import { isProcessAlive, processScope, sha256 } from "./_host.ts";
@@ -17,6 +17,9 @@ import type { FileHandle, FileInfo, FileSystem } from "./file_system.ts";
  */
 const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) |
   (constants.O_NOFOLLOW ?? 0);
+
+/** How long after a burst of changes Bun's are reported once more. */
+const BUN_TRAILING_MS = 25;
 
 /**
  * The file system of Node.js and Bun, through `node:fs/promises`.
@@ -80,6 +83,37 @@ export const nodeFileSystem: FileSystem = {
   processScope,
   isProcessAlive,
   createHash: sha256,
+  async link(existing, path) {
+    try {
+      await fs.link(existing, path);
+      return true;
+    } catch (error) {
+      if ((error as { code?: unknown })?.code === "EEXIST") return false;
+      throw error;
+    }
+  },
+  watch(path, onChange) {
+    // Bun (1.4) drops a change that comes within a few milliseconds of the
+    // one before for the same file: there, each burst of changes is also
+    // reported once more a little after its last one.
+    let trailing: ReturnType<typeof setTimeout> | undefined;
+    const changed = !("Bun" in globalThis) ? onChange : () => {
+      onChange();
+      clearTimeout(trailing);
+      trailing = setTimeout(onChange, BUN_TRAILING_MS);
+      trailing.unref?.();
+    };
+    try {
+      const watcher = watch(path, () => changed());
+      watcher.on("error", () => {}); // the directory went: nothing more to see
+      return () => {
+        clearTimeout(trailing);
+        watcher.close();
+      };
+    } catch {
+      return () => {}; // missing, or no watches left: see FileSystem.watch
+    }
+  },
 };
 
 function wrap(handle: fs.FileHandle): FileHandle {
