@@ -25,7 +25,7 @@ import { unrefInterval } from "../_unref_timer.ts";
 import type { EntryLifetime, EntryMeta } from "../store.ts";
 import type { FileInfo, FileSystem } from "./file_system.ts";
 import type { Layout } from "./_layout.ts";
-import { parseLifetime } from "./_lifetime.ts";
+import { parseLifetime } from "../_record_lifetime.ts";
 import type { Owner } from "./_owner.ts";
 import { Changes, type WatchHub } from "./_watch_hub.ts";
 
