@@ -1,0 +1,114 @@
+/**
+ * `fromIoredis(client)`: an ioredis client as the `RedisClient` that
+ * `RedisStore` takes (node-redis's shape). Copy this file; ioredis stays your
+ * dependency, not the library's. tests/ioredis_store_test.ts runs RedisStore's
+ * conformance suite, the cross-cache tests and a `CLIENT KILL` of a follower's
+ * blocking connection over it, on Deno, Node and Bun.
+ *
+ *     import { Redis } from "ioredis";
+ *     const store = new RedisStore({ client: fromIoredis(new Redis(url)), prefix: "app:" });
+ *
+ * What it takes care of:
+ * - Replies: `call()` gives bulk strings as strings, `callBuffer()` as Buffers
+ *   (what node-redis's `typeMapping: { 36: Buffer }` asks for).
+ * - The connections RedisStore blocks on (`XREAD BLOCK`, one per entry it
+ *   follows) are `duplicate()`s that connect when RedisStore says so
+ *   (`lazyConnect`), with no command or socket timeout, and
+ *   `maxRetriesPerRequest: null`: a read cut by a dropped connection is sent
+ *   again once ioredis has reconnected (`autoResendUnfulfilledCommands`), so
+ *   it resumes, and never fails by a retry count.
+ * - ioredis #1285 (a blocking command can wait forever across a reconnect, or
+ *   on a connection that died without a close): `blockingTimeout` makes each
+ *   blocking read end by its own `BLOCK` time (plus 100 ms) whatever becomes
+ *   of its connection; RedisStore then asks for the entry's status and reads
+ *   on. `destroy()` fails every command still pending: ioredis's
+ *   `disconnect()` leaves a command it holds for resending unsettled.
+ *
+ * - ioredis 6 speaks RESP3 by default, with "legacy" replies that flatten a
+ *   map into [key, value, ...]: RedisStore's commands and scripts read the
+ *   same either way, but for XREAD's, so its blocking connections use RESP2.
+ *
+ * Set no `keyPrefix` (RedisStore's `prefix` names its keys).
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import type { Redis, RedisOptions } from "ioredis";
+import type { RedisClient } from "../../src/redis/mod.ts";
+
+/** What the connections RedisStore blocks on change of the client's options. */
+export const BLOCKING_OPTIONS: Partial<RedisOptions> = {
+  lazyConnect: true,
+  // ioredis 6 speaks RESP3 with its "legacy" replies, which flatten XREAD's
+  // map of streams into [name, entries]: RESP2 gives [[name, entries]].
+  protocol: 2,
+  enableOfflineQueue: true,
+  maxRetriesPerRequest: null,
+  autoResendUnfulfilledCommands: true,
+  commandTimeout: undefined,
+  socketTimeout: undefined,
+  // Any positive number turns the protection on; a read with `BLOCK ms`
+  // then ends within ms + 100. It is the whole wait of a read queued while
+  // the connection is down.
+  blockingTimeout: 1_000,
+};
+
+/** An ioredis client as a RedisStore client. */
+export function fromIoredis(client: Redis): RedisClient {
+  const pending = new Set<(error: Error) => void>();
+  return {
+    sendCommand(args, options) {
+      const [name, ...rest] = args.map(asArgument);
+      // RedisStore asks for bytes with `{ typeMapping: { 36: Buffer } }`.
+      const bytes = options?.typeMapping?.[36] !== undefined;
+      return new Promise((resolve, reject) => {
+        pending.add(reject);
+        const reply = bytes
+          ? client.callBuffer(String(name), ...rest)
+          : client.call(String(name), ...rest);
+        reply.then(resolve, reject).finally(() => pending.delete(reject));
+      });
+    },
+    duplicate() {
+      return fromIoredis(client.duplicate(BLOCKING_OPTIONS));
+    },
+    connect() {
+      switch (client.status) {
+        case "ready":
+          return Promise.resolve();
+        case "wait":
+        case "end":
+          return client.connect();
+        default: // connecting: wait for it
+          return new Promise<void>((resolve, reject) => {
+            const ready = () => {
+              client.off("end", end);
+              resolve();
+            };
+            const end = () => {
+              client.off("ready", ready);
+              reject(new Error("Connection is closed."));
+            };
+            client.once("ready", ready).once("end", end);
+          });
+      }
+    },
+    destroy() {
+      client.disconnect();
+      const error = new Error("Connection destroyed");
+      for (const reject of pending) reject(error);
+      pending.clear();
+    },
+    on(event, listener) {
+      return client.on(event, listener);
+    },
+  };
+}
+
+/** ioredis writes Buffers as bytes and anything else as its String(). */
+function asArgument(arg: string | Uint8Array): string | Buffer {
+  return typeof arg === "string" || Buffer.isBuffer(arg)
+    ? arg
+    : Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength);
+}
