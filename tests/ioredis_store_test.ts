@@ -6,10 +6,11 @@
 
 import { after, before, describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { Redis } from "ioredis";
 import { type CacheOutcome, StreamCache } from "../mod.ts";
 import { RedisStore } from "../src/redis/mod.ts";
-import { fromIoredis } from "../examples/ioredis/adapter.ts";
+import { BLOCK_GRACE_MS, fromIoredis } from "../examples/ioredis/adapter.ts";
 import { describeStoreConformance } from "./_store_conformance.ts";
 import { concat, manualSource, pattern, readAll } from "./_helpers.ts";
 import {
@@ -192,6 +193,31 @@ describe("RedisStore over ioredis", { skip: REDIS_MISSING }, () => {
   });
 
   describe("the adapter", () => {
+    it(
+      "a blocking read on a connection that answers nothing (its server stopped) ends with no reply by its BLOCK time and the grace (ioredis #1285)",
+      {
+        timeout: 20_000,
+      },
+      async () => {
+        const blocking = fromIoredis(client).duplicate();
+        blocking.on("error", () => {});
+        await blocking.connect();
+        process.kill(server.pid, "SIGSTOP");
+        try {
+          const started = Date.now();
+          const reply = await blocking.sendCommand(
+            ["XREAD", "BLOCK", "100", "STREAMS", "nothing", "0-0"],
+            { timeout: 0 },
+          );
+          assert.equal(reply, null);
+          assert.ok(Date.now() - started >= 100 + BLOCK_GRACE_MS - 5);
+        } finally {
+          process.kill(server.pid, "SIGCONT");
+          blocking.destroy();
+        }
+      },
+    );
+
     it(
       "destroy() fails a blocking read that ioredis holds to send again once it reconnects (its disconnect() leaves it pending)",
       {

@@ -18,11 +18,13 @@
  *   again once ioredis has reconnected (`autoResendUnfulfilledCommands`), so
  *   it resumes, and never fails by a retry count.
  * - ioredis #1285 (a blocking command can wait forever across a reconnect, or
- *   on a connection that died without a close): `blockingTimeout` makes each
- *   blocking read end by its own `BLOCK` time (plus 100 ms) whatever becomes
- *   of its connection; RedisStore then asks for the entry's status and reads
- *   on. `destroy()` fails every command still pending: ioredis's
- *   `disconnect()` leaves a command it holds for resending unsettled.
+ *   on a connection that died without a close): each blocking read ends by
+ *   its own `BLOCK` time plus `BLOCK_GRACE_MS`, with no reply, whatever
+ *   becomes of its connection; RedisStore then asks for the entry's status
+ *   and reads on. Not by ioredis's `blockingTimeout`, whose timer outlives
+ *   `disconnect()`.
+ * - `destroy()` fails every command still pending: ioredis's `disconnect()`
+ *   leaves a command it holds for resending unsettled.
  *
  * - ioredis 6 speaks RESP3 by default, with "legacy" replies that flatten a
  *   map into [key, value, ...]: RedisStore's commands and scripts read the
@@ -48,26 +50,44 @@ export const BLOCKING_OPTIONS: Partial<RedisOptions> = {
   autoResendUnfulfilledCommands: true,
   commandTimeout: undefined,
   socketTimeout: undefined,
-  // Any positive number turns the protection on; a read with `BLOCK ms`
-  // then ends within ms + 100. It is the whole wait of a read queued while
-  // the connection is down.
-  blockingTimeout: 1_000,
+  // Not ioredis's own `blockingTimeout`: its timer outlives disconnect() (a
+  // read held for resending stays pending), and holds the process open.
+  blockingTimeout: undefined,
 };
+
+/** How long past its `BLOCK` time a blocking read is given before it ends. */
+export const BLOCK_GRACE_MS = 1_000;
 
 /** An ioredis client as a RedisStore client. */
 export function fromIoredis(client: Redis): RedisClient {
   const pending = new Set<(error: Error) => void>();
   return {
     sendCommand(args, options) {
-      const [name, ...rest] = args.map(asArgument);
+      const [name = "", ...rest] = args.map(asArgument);
       // RedisStore asks for bytes with `{ typeMapping: { 36: Buffer } }`.
       const bytes = options?.typeMapping?.[36] !== undefined;
+      const block = blockMs(args);
       return new Promise((resolve, reject) => {
-        pending.add(reject);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const settle = (then: () => void) => {
+          clearTimeout(timer);
+          pending.delete(fail);
+          then();
+        };
+        const fail = (error: unknown) => settle(() => reject(error));
+        pending.add(fail);
+        // ioredis #1285: a read whose connection died unseen, or that waits
+        // for a reconnection, ends as a read that saw nothing would.
+        if (block !== undefined) {
+          timer = setTimeout(
+            () => settle(() => resolve(null)),
+            block + BLOCK_GRACE_MS,
+          );
+        }
         const reply = bytes
           ? client.callBuffer(String(name), ...rest)
           : client.call(String(name), ...rest);
-        reply.then(resolve, reject).finally(() => pending.delete(reject));
+        reply.then((value) => settle(() => resolve(value)), fail);
       });
     },
     duplicate() {
@@ -104,6 +124,14 @@ export function fromIoredis(client: Redis): RedisClient {
       return client.on(event, listener);
     },
   };
+}
+
+/** The `BLOCK` time of an XREAD (or XREADGROUP), unless it is 0 (forever). */
+function blockMs(args: ReadonlyArray<string | Uint8Array>): number | undefined {
+  if (!/^xread(group)?$/i.test(String(args[0]))) return undefined;
+  const at = args.findIndex((arg) => String(arg).toUpperCase() === "BLOCK");
+  const ms = at < 0 ? NaN : Number(String(args[at + 1]));
+  return ms > 0 ? ms : undefined;
 }
 
 /** ioredis writes Buffers as bytes and anything else as its String(). */
