@@ -1,7 +1,9 @@
 /**
  * `fromIoredis(client)`: an ioredis client as the `RedisClient` that
- * `RedisStore` takes (node-redis's shape). Copy this file; ioredis stays your
- * dependency, not the library's. tests/ioredis_store_test.ts runs RedisStore's
+ * `RedisStore` takes (node-redis's shape). Copy this file, importing
+ * `RedisClient` from `streamcache/redis` (npm) or
+ * `@streamcache/streamcache/redis`; ioredis stays your dependency, not the
+ * library's. tests/ioredis_store_test.ts runs RedisStore's
  * conformance suite, the cross-cache tests and a `CLIENT KILL` of a follower's
  * blocking connection over it, on Deno, Node and Bun.
  *
@@ -25,10 +27,9 @@
  *   `disconnect()`.
  * - `destroy()` fails every command still pending: ioredis's `disconnect()`
  *   leaves a command it holds for resending unsettled.
- *
  * - ioredis 6 speaks RESP3 by default, with "legacy" replies that flatten a
  *   map into [key, value, ...]: RedisStore's commands and scripts read the
- *   same either way, but for XREAD's, so its blocking connections use RESP2.
+ *   same either way but for XREAD's, so the blocking connections use RESP2.
  *
  * Set no `keyPrefix` (RedisStore's `prefix` names its keys).
  *
@@ -39,7 +40,7 @@ import { Buffer } from "node:buffer";
 import type { Redis, RedisOptions } from "ioredis";
 import type { RedisClient } from "../../src/redis/mod.ts";
 
-/** What the connections RedisStore blocks on change of the client's options. */
+/** The options of the client that the connections RedisStore blocks on override. */
 export const BLOCKING_OPTIONS: Partial<RedisOptions> = {
   lazyConnect: true,
   // ioredis 6 speaks RESP3 with its "legacy" replies, which flatten XREAD's
