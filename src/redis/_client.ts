@@ -1,7 +1,8 @@
 // What RedisStore needs of a Redis client, and how it sends commands and
 // runs its scripts through one. The shape is node-redis's (the `redis`
 // package, v5 and v6): RedisStore never imports it, so the client is the
-// caller's, and any object of this shape works (README: ioredis).
+// caller's, and any object of this shape works: examples/ioredis/adapter.ts
+// makes one of an ioredis client (README: ioredis).
 
 import { Buffer } from "node:buffer";
 import { type ScriptName, scriptSource } from "./_scripts.ts";

@@ -47,7 +47,8 @@ import { RedisWriter } from "./_redis_writer.ts";
 export interface RedisStoreOptions {
   /**
    * A connected client (node-redis's `createClient()`, or any
-   * {@linkcode RedisClient}). The store sends its commands through it, and
+   * {@linkcode RedisClient}: for ioredis, `fromIoredis(client)` from the
+   * repository's examples/ioredis/adapter.ts). The store sends its commands through it, and
    * makes a connection of its own with `duplicate()` for each entry it
    * follows. It never closes the client: that is the caller's.
    */
