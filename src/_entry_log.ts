@@ -71,6 +71,7 @@ export class EntryLog implements Entry {
   #released = false;
   #shutDown: { reason: unknown } | undefined;
   #writer: Handle | undefined;
+  #notKept: (() => Promise<void>) | undefined;
   readonly #readers = new Set<Handle>();
   readonly #changed = new Notifier();
   readonly #tasks = new Set<Promise<void>>();
@@ -199,7 +200,10 @@ export class EntryLog implements Entry {
     try {
       await this.#host.exclusive(this.key, async () => {
         if (!this.#detached && !this.#host.keeps(this)) this.#detached = true;
-        if (this.#detached) return;
+        if (this.#detached) {
+          await this.#notKept?.().catch(() => {});
+          return;
+        }
         const store = this.#host.store;
         const previous = await store.lookup(this.key);
         const record = await writer.commit();
@@ -220,6 +224,16 @@ export class EntryLog implements Entry {
     this.#changed.notify();
     this.#releaseIfUnused();
     this.#idleIfUnused();
+  }
+
+  /**
+   * Runs `task` when the writer finishes an entry that is not committed
+   * (deleted meanwhile, or too large to keep), before `done` resolves: a
+   * shared store's claim is given up then, so that the next request for the
+   * key, here or in another process, produces it afresh.
+   */
+  whenNotKept(task: () => Promise<void>): void {
+    this.#notKept = task;
   }
 
   /**

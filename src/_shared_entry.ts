@@ -9,6 +9,7 @@
 
 import { type EntryHost, EntryLog } from "./_entry_log.ts";
 import { quoteKey } from "./_validate.ts";
+import { StreamCacheError } from "./errors.ts";
 import {
   type FollowClaim,
   type ProduceClaim,
@@ -43,6 +44,16 @@ export async function claimAndCreate(
   }
   // A failure says so to the followers at once (a commit ends the lease).
   log.done.catch((reason) => claim.abandon(reason).catch(() => {}));
+  // So does an entry finished but not kept, before its `done` resolves.
+  log.whenNotKept(() =>
+    claim.abandon(
+      new StreamCacheError(
+        `Cannot read entry ${
+          quoteKey(key)
+        }: its producer finished it, but its cache did not keep it (deleted meanwhile, or larger than maxEntryBytes)`,
+      ),
+    )
+  );
   return log;
 }
 

@@ -226,6 +226,52 @@ describe("FsStore shared by two caches on one directory", () => {
     }
   });
 
+  it("rules 5, 16: an entry its producer's cache does not keep (past maxEntryBytes) errors the followers with that reason once finished, and the next request produces afresh at once", async () => {
+    const dir = newDir();
+    const store = () => new FsStore({ dir, shared: true, leaseMs: 60_000 });
+    const a = new StreamCache({ store: store(), maxEntryBytes: 100 });
+    const b = new StreamCache({ store: store() });
+    try {
+      const source = manualSource();
+      const entryA = await a.getOrCreate("k", () => source.stream);
+      source.push(pattern(100, 6));
+      const entryB = await b.getOrCreate("k", () => {
+        throw new Error("must not run");
+      });
+      const reader = entryB.readable().getReader();
+      assert.deepEqual((await reader.read()).value, pattern(100, 6));
+      // It may read the bytes that reach the file; never a clean end.
+      const failed = (async () => {
+        while (!(await reader.read()).done);
+      })().then(() => undefined, (error) => error);
+      source.push(pattern(100, 7));
+      source.close();
+      // The producer's own readers get every byte; the entry is not kept.
+      assert.deepEqual(
+        await readAll(entryA.readable()),
+        concat([pattern(100, 6), pattern(100, 7)]),
+      );
+      assert.equal(await entryA.done, 200);
+      // With a 60 s lease, only the claim given up with the entry can end
+      // the follower's wait, and let the next request produce at once.
+      const error = await failed as Error;
+      assert.ok(error instanceof StreamCacheError);
+      assert.match(error.message, /did not keep it/);
+      for (const cache of [a, b]) {
+        let runs = 0;
+        const fresh = await cache.getOrCreate("k", () => {
+          runs++;
+          return pattern(10, 8);
+        });
+        assert.deepEqual(await readAll(fresh.readable()), pattern(10, 8));
+        assert.equal(runs, cache === a ? 1 : 0, "one producer for both");
+      }
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it("rule 19: a producer whose store closes mid-write errors the followers with ProducerLostError; the next request produces afresh", async () => {
     const { a, b } = pair();
     try {
