@@ -100,6 +100,10 @@ function start(
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, NO_COLOR: "1" },
   });
+  // A bench that dies of an uncaught error takes its servers with it.
+  const orphan = () => child.kill("SIGKILL");
+  process.once("exit", orphan);
+  child.once("close", () => process.off("exit", orphan));
   const lines: string[] = [];
   const waiters = new Set<() => boolean>();
   let stderr = "";
