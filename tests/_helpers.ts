@@ -42,11 +42,17 @@ export function concat(chunks: readonly Uint8Array[]): Uint8Array {
 }
 
 /** Reads a stream to its end and returns every byte. */
-export async function readAll(
+export function readAll(
   stream: ReadableStream<Uint8Array>,
 ): Promise<Uint8Array> {
+  return readRest(stream.getReader());
+}
+
+/** Reads the rest of a stream from its reader, after reads made by hand. */
+export async function readRest(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
-  const reader = stream.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) return concat(chunks);

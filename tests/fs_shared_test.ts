@@ -23,7 +23,13 @@ import {
   FsStore,
   nodeFileSystem,
 } from "../src/fs/mod.ts";
-import { concat, manualSource, pattern, readAll } from "./_helpers.ts";
+import {
+  concat,
+  manualSource,
+  pattern,
+  readAll,
+  readRest,
+} from "./_helpers.ts";
 import { describeStoreConformance } from "./_store_conformance.ts";
 
 const root = await mkdtemp(join(tmpdir(), "streamcache-fs-shared-"));
@@ -52,17 +58,6 @@ function pair(leaseMs = 2_000, fs: FileSystem = native) {
       store: new FsStore({ dir, fs: fsFor, shared: true, leaseMs }),
     });
   return { a: make(), b: make(), dir, make };
-}
-
-/** Reads a stream to its end, chunk by chunk. */
-async function readRest(stream: ReadableStream<Uint8Array>) {
-  const chunks: Uint8Array[] = [];
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return concat(chunks);
-    chunks.push(value);
-  }
 }
 
 describe("FsStore shared by two caches on one directory", () => {
@@ -96,15 +91,7 @@ describe("FsStore shared by two caches on one directory", () => {
       assert.ok(first.value && first.value.byteLength > 0);
       source.push(pattern(200_000, 2));
       source.close();
-      const rest = await readRest(
-        new ReadableStream({
-          pull: async (c) => {
-            const { done, value } = await reader.read();
-            if (done) c.close();
-            else c.enqueue(value);
-          },
-        }),
-      );
+      const rest = await readRest(reader);
       const expected = concat([pattern(1000, 1), pattern(200_000, 2)]);
       assert.deepEqual(concat([first.value!, rest]), expected);
       assert.equal(await entryB.done, expected.byteLength);

@@ -10,7 +10,7 @@ import { describe, it } from "./_testing.ts";
 import assert from "node:assert/strict";
 import { StreamCache } from "../mod.ts";
 import { IndexedDbStore } from "../src/idb/mod.ts";
-import { concat, pattern, readAll } from "./_helpers.ts";
+import { concat, pattern, readRest } from "./_helpers.ts";
 import { chunksOf, countRecords, deleteDatabase } from "./_idb_raw.ts";
 
 let count = 0;
@@ -24,15 +24,7 @@ const store = (name: string) =>
 async function start(stream: ReadableStream<Uint8Array>) {
   const reader = stream.getReader();
   const first = (await reader.read()).value!;
-  const rest = readAll(
-    new ReadableStream({
-      pull: async (controller) => {
-        const { done, value } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      },
-    }),
-  );
+  const rest = readRest(reader);
   return { first, rest };
 }
 

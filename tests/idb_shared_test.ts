@@ -19,6 +19,7 @@ import {
   pattern,
   readAll,
   readError,
+  readRest,
   turn,
   watchScheduling,
 } from "./_helpers.ts";
@@ -48,21 +49,6 @@ function twoTabs(chunkSize = 1000) {
       await deleteDatabase(name);
     },
   };
-}
-
-/** Reads the rest of a reader's stream. */
-function rest(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-): Promise<Uint8Array> {
-  return readAll(
-    new ReadableStream({
-      pull: async (controller) => {
-        const { done, value } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      },
-    }),
-  );
 }
 
 const mustNotRun = () => {
@@ -101,7 +87,10 @@ describe("IndexedDbStore shared by contexts of one origin", () => {
       source.push(pattern(20_000, 2));
       source.close();
       const expected = concat([pattern(2500, 1), pattern(20_000, 2)]);
-      assert.deepEqual(concat([first.value!, await rest(reader)]), expected);
+      assert.deepEqual(
+        concat([first.value!, await readRest(reader)]),
+        expected,
+      );
       assert.equal(await entryB.done, expected.byteLength);
       // Complete: the next request is a hit, with no producer.
       const hit: { outcome?: CacheOutcome } = {};
@@ -274,7 +263,7 @@ describe("IndexedDbStore shared by contexts of one origin", () => {
       const entryB = await b.getOrCreate("k", mustNotRun);
       const reader = entryB.readable().getReader();
       assert.ok((await reader.read()).value!.byteLength > 0);
-      const waiting = rest(reader);
+      const waiting = readRest(reader);
       tabs.contexts.a.kill(); // the tab is closed: its locks go
       await assert.rejects(waiting, ProducerLostError);
       await assert.rejects(entryB.done, ProducerLostError);
@@ -375,7 +364,7 @@ describe("IndexedDbStore shared by contexts of one origin", () => {
       const first = await reader.read();
       assert.equal(await a.delete("k"), true);
       assert.equal((await chunksOf(tabs.name, entry.id)).length, 10, "kept");
-      assert.deepEqual(concat([first.value!, await rest(reader)]), body);
+      assert.deepEqual(concat([first.value!, await readRest(reader)]), body);
       await b.close(); // waits for its reader to close
       assert.deepEqual(await chunksOf(tabs.name, entry.id), [], "reclaimed");
       assert.deepEqual(await countRecords(tabs.name), {});

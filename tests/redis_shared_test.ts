@@ -15,6 +15,7 @@ import {
   pattern,
   readAll,
   readError,
+  readRest,
 } from "./_helpers.ts";
 import {
   type Client,
@@ -87,15 +88,7 @@ describe("RedisStore shared by two caches", { skip: REDIS_MISSING }, () => {
       assert.ok(first.value && first.value.byteLength > 0);
       source.push(pattern(200_000, 2));
       source.close();
-      const rest = await readAll(
-        new ReadableStream({
-          pull: async (c) => {
-            const { done, value } = await reader.read();
-            if (done) c.close();
-            else c.enqueue(value);
-          },
-        }),
-      );
+      const rest = await readRest(reader);
       const expected = concat([pattern(1000, 1), pattern(200_000, 2)]);
       assert.deepEqual(concat([first.value!, rest]), expected);
       assert.equal(await entryB.done, expected.byteLength);
