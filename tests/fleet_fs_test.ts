@@ -9,24 +9,25 @@
 
 import { after, describe, HEAVY_TIMEOUT_MS, isCI, it } from "./_testing.ts";
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
 import { spawnSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { pattern } from "./_helpers.ts";
-import { ServerProcess } from "./_server_process.ts";
+import {
+  body,
+  failureOf,
+  linesOf,
+  startFleet,
+  stopAll,
+  streaming,
+} from "./_fleet.ts";
+import type { ServerProcess } from "./_server_process.ts";
 
-const EXT = new URL(import.meta.url).pathname.endsWith(".js") ? ".js" : ".ts";
-const CHILD = fileURLToPath(new URL(`./_fleet_child${EXT}`, import.meta.url));
-const RUNTIME_ARGS = "Deno" in globalThis ? ["run", "-A", "--quiet"] : [];
 /** The producers' lease: short, so the tests that outlive one stay short. */
 const LEASE_MS = 1_000;
 const HEAVY = { timeout: HEAVY_TIMEOUT_MS };
-/** How long a member may take to start, or to print a line a test waits for. */
-const MEMBER_DEADLINE_MS = 60_000;
 
 /** Whether this machine can start processes in new PID namespaces (root, util-linux). */
 const CAN_UNSHARE =
@@ -48,79 +49,15 @@ const root = await mkdtemp(join(tmpdir(), "streamcache-fleet-fs-"));
 let count = 0;
 
 /** Starts `n` members on a fresh directory with a lease of `leaseMs`; none is left if one fails. */
-async function fleet(
+function fleet(
   n = 3,
   leaseMs = LEASE_MS,
   wrap: readonly string[] = [],
 ): Promise<ServerProcess[]> {
-  const env = {
+  return startFleet(n, {
     FLEET_DIR: join(root, String(++count)),
     FLEET_LEASE_MS: String(leaseMs),
-  };
-  const started = await Promise.allSettled(
-    Array.from(
-      { length: n },
-      () =>
-        ServerProcess.spawn(
-          wrap[0] ?? process.execPath,
-          [
-            ...wrap.slice(1),
-            ...(wrap.length ? [process.execPath] : []),
-            ...RUNTIME_ARGS,
-            CHILD,
-          ],
-          { env, deadline: MEMBER_DEADLINE_MS },
-        ),
-    ),
-  );
-  const members = started.flatMap((s) =>
-    s.status === "fulfilled" ? [s.value] : []
-  );
-  const failed = started.find((s) => s.status === "rejected");
-  if (failed) {
-    await stopAll(members);
-    throw failed.reason;
-  }
-  return members;
-}
-
-async function stopAll(members: readonly ServerProcess[]): Promise<void> {
-  await Promise.all(members.map((member) => member.stop("SIGKILL")));
-}
-
-/** How many lines of `member` start with `prefix`. */
-const linesOf = (member: ServerProcess, prefix: string) =>
-  member.lines.filter((line) => line.startsWith(prefix)).length;
-
-/** The failure line a member printed for `key`, once it prints it. */
-const failureOf = (member: ServerProcess, key: string) =>
-  member.waitFor(
-    `a failure of ${key}`,
-    (lines) => lines.find((line) => line.startsWith(`failed ${key} `)),
-  );
-
-/** A response's body, read to its end (rejects if the server cuts it). */
-async function body(response: Response): Promise<Uint8Array> {
-  return new Uint8Array(await response.arrayBuffer());
-}
-
-/** Starts a request and waits until its first bytes arrive. */
-async function streaming(url: string) {
-  const response = await fetch(url);
-  assert.equal(response.status, 200);
-  const reader = response.body!.getReader();
-  const first = await reader.read();
-  assert.ok(first.value && first.value.byteLength > 0, "first bytes");
-  const rest = (async () => {
-    const chunks = [first.value!];
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return Buffer.concat(chunks);
-      chunks.push(value);
-    }
-  })();
-  rest.catch(() => {});
-  return { id: response.headers.get("x-entry-id"), rest };
+  }, wrap);
 }
 
 /**
