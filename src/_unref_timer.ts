@@ -11,6 +11,19 @@ export function unrefInterval(task: () => void, ms: number): () => void {
   return () => clearInterval(timer as number);
 }
 
+/**
+ * Runs `task` once after `ms` milliseconds, without keeping the process
+ * alive for it; returns the timer, for `clearTimeout`.
+ */
+export function unrefTimeout(
+  task: () => void,
+  ms: number,
+): ReturnType<typeof setTimeout> {
+  const timer = setTimeout(task, ms);
+  unref(timer);
+  return timer;
+}
+
 function unref(timer: unknown): void {
   if (typeof (timer as { unref?: unknown })?.unref === "function") {
     (timer as { unref(): void }).unref();

@@ -3,6 +3,7 @@
 // callers waiting for a claim's head): some runtimes spend an inotify
 // instance per watch, and the kernel allows a user 128 of them.
 
+import { unrefTimeout } from "../_unref_timer.ts";
 import type { FileSystem } from "./file_system.ts";
 
 interface Watch {
@@ -83,8 +84,7 @@ export class Changes {
         this.#changed = false;
         resolve(changed);
       };
-      const timer = setTimeout(done, ms);
-      unrefTimeout(timer);
+      const timer = unrefTimeout(done, ms);
       signal.addEventListener("abort", done, { once: true });
       this.#wake = done;
     });
@@ -94,15 +94,5 @@ export class Changes {
   close(): void {
     this.#wake?.();
     this.#unsubscribe();
-  }
-}
-
-function unrefTimeout(timer: unknown): void {
-  if (typeof (timer as { unref?: unknown })?.unref === "function") {
-    (timer as { unref(): void }).unref();
-  } else {
-    const deno = (globalThis as { Deno?: { unrefTimer?(id: number): void } })
-      .Deno;
-    deno?.unrefTimer?.(timer as number);
   }
 }
