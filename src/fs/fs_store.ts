@@ -5,6 +5,7 @@
  * @module
  */
 
+import { allocate, shrink } from "../_allocate.ts";
 import { KeyTurns } from "../_key_turns.ts";
 import { describeValue, freezeMeta } from "../_validate.ts";
 import { CacheClosedError, EntryNotFoundError } from "../errors.ts";
@@ -813,9 +814,11 @@ export class FsStore implements Store {
       async read(offset, length) {
         // The file may hold more than the entry's bytes: its record, once committed.
         length = Math.max(0, Math.min(length, location.size - offset));
-        const buffer = new Uint8Array(length);
+        // Every byte is read over before anyone sees the array; a short
+        // read's tail is zeroed by shrink().
+        const buffer = allocate(length);
         const done = await readFullyFast(shared.file, buffer, offset, shared);
-        return done === length ? buffer : buffer.subarray(0, done);
+        return shrink(buffer, done);
       },
       readInto(offset, view) {
         const length = Math.max(
