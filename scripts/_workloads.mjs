@@ -48,6 +48,7 @@ const OPTIONS = {
   w4: ["appends", "rounds"],
   w5: ["readers", "size", "read"],
   w6: ["sizes", "connections", "duration", "rounds"],
+  costs: ["count"],
 };
 
 /** `extra` (`--name value` or `--name=value`, in order) split by option name. */
@@ -204,6 +205,19 @@ export const WORKLOADS = {
         f0(s.rssGrowth / MiB),
         f2(s.retained / MiB),
         `${s.fds} (${s.fds - s.fdsBefore})`,
+      ]),
+  },
+  costs: {
+    title:
+      "What one 64 KiB chunk costs, piece by piece (bench/chunk_costs.ts): µs per chunk, median of 5",
+    runs: (extra) => [["bench/chunk_costs.ts", extra]],
+    header: ["runtime", "load", "piece", "µs"],
+    rows: (r) =>
+      Object.entries(r.costs).map(([name, us]) => [
+        r.runtime,
+        f2(r.load),
+        name,
+        us === null ? "-" : f2(us),
       ]),
   },
 };

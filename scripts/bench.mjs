@@ -12,6 +12,8 @@
 //   node scripts/bench.mjs w1 w2 deno --record  workloads of issue 15 (w1...w6,
 //                                               or `workloads`), results appended
 //                                               to bench/RESULTS.md
+//   node scripts/bench.mjs costs                what one 64 KiB chunk costs, piece
+//                                               by piece (bench/chunk_costs.ts)
 //
 // Runtimes: deno, bun (node_modules/.bin), node22, node24 (tools/nodes, as
 // `npm test` installs them). They run one after another, never at once: the
@@ -29,7 +31,8 @@ import { runWorkloads, WORKLOADS } from "./_workloads.mjs";
 
 process.chdir(fileURLToPath(new URL("..", import.meta.url)));
 
-// The workloads of issue 15 (w1 ... w6, or `workloads` for all): their own
+// The workloads of issue 15 (w1 ... w6, or `workloads` for all; and `costs`,
+// bench/chunk_costs.ts, which `workloads` leaves out): their own
 // runner, scripts/_workloads.mjs. Arguments other than workload and runtime
 // names go to every bench (e.g. `--rounds 3 --size 256`); `--record`
 // appends the tables to bench/RESULTS.md.
@@ -37,7 +40,7 @@ process.chdir(fileURLToPath(new URL("..", import.meta.url)));
   const argv = process.argv.slice(2);
   const all = [...Object.keys(WORKLOADS), "w6"];
   const workloads = argv.includes("workloads")
-    ? all
+    ? all.filter((name) => name !== "costs")
     : argv.filter((arg) => all.includes(arg));
   if (workloads.length) {
     const runtimes = argv.filter((arg) =>
