@@ -466,6 +466,7 @@ export const SCENARIOS = [
         });
       } finally {
         await context.close();
+        fs.rmSync(profile, { recursive: true, force: true });
       }
     },
   ],

@@ -61,8 +61,6 @@ function pair(leaseMs = 2_000, fs: FileSystem = native) {
 }
 
 describe("FsStore shared by two caches on one directory", () => {
-  after(() => rm(root, { recursive: true, force: true }));
-
   it("rule 1 across stores: the producer runs once, the other cache follows the entry while it is written and gets the commit", async () => {
     const { a, b } = pair();
     try {
@@ -447,6 +445,8 @@ describe("FsStore shared by two caches on one directory", () => {
 });
 
 describe("FsStore shared, alone", () => {
+  // Last in this file: both describes make their directories under root.
+  after(() => rm(root, { recursive: true, force: true }));
   describeStoreConformance(
     "FsStore (shared)",
     () => new FsStore({ dir: newDir(), shared: true }),
