@@ -21,6 +21,7 @@ const unsafe = (globalThis as { Buffer?: UnsafeAllocator }).Buffer;
  * anyone else (see {@linkcode shrink} for a read that came up short).
  */
 export function allocate(length: number): Uint8Array<ArrayBuffer> {
+  // Under 1 KiB the zero fill is too small to matter.
   if (unsafe && length >= 1024) {
     const bytes = unsafe.allocUnsafeSlow(length);
     const { buffer } = bytes;

@@ -1,6 +1,6 @@
 // A default reader's chunk from FsStore is a fresh array whose zero fill is
 // skipped where the runtime allows (src/_allocate.ts): every byte of it is
-// read over before the reader sees it. These tests pin the one case where a
+// read over before the reader sees it. This test pins the one case where a
 // read comes up short (the file was cut under an open reader): the chunk's
 // whole buffer, which a consumer can reach through `.buffer`, holds the
 // bytes read and zeros, never leftover memory; and the reader then fails.
@@ -39,9 +39,9 @@ describe("FsStore: a read cut short", () => {
       assert.deepEqual(chunk, BODY.subarray(CHUNK, CUT));
       const whole = new Uint8Array(chunk.buffer);
       assert.ok(whole.byteLength >= chunk.byteLength);
-      const after = whole.subarray(chunk.byteOffset + chunk.byteLength);
+      const rest = whole.subarray(chunk.byteOffset + chunk.byteLength);
       assert.equal(
-        after.findIndex((byte) => byte !== 0),
+        rest.findIndex((byte) => byte !== 0),
         -1,
         "the buffer past the chunk holds only zeros",
       );
