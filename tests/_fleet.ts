@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { readRest } from "./_helpers.ts";
 import { ServerProcess } from "./_server_process.ts";
 
 const EXT = new URL(import.meta.url).pathname.endsWith(".js") ? ".js" : ".ts";
@@ -88,14 +89,9 @@ export async function streaming(
   const reader = response.body!.getReader();
   const first = await reader.read();
   assert.ok(first.value && first.value.byteLength > 0, "first bytes");
-  const rest = (async () => {
-    const chunks = [first.value!];
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return Buffer.concat(chunks);
-      chunks.push(value);
-    }
-  })();
+  const rest = readRest(reader).then((tail) =>
+    Buffer.concat([first.value!, tail])
+  );
   rest.catch(() => {});
   return { id: response.headers.get("x-entry-id"), rest };
 }

@@ -12,7 +12,13 @@ import { type CacheOutcome, StreamCache } from "../mod.ts";
 import { RedisStore } from "../src/redis/mod.ts";
 import { BLOCK_GRACE_MS, fromIoredis } from "../examples/ioredis/adapter.ts";
 import { describeStoreConformance } from "./_store_conformance.ts";
-import { concat, manualSource, pattern, readAll } from "./_helpers.ts";
+import {
+  concat,
+  manualSource,
+  pattern,
+  readAll,
+  readRest,
+} from "./_helpers.ts";
 import {
   REDIS_MISSING,
   type RedisServer,
@@ -124,12 +130,9 @@ describe("RedisStore over ioredis", { skip: REDIS_MISSING }, () => {
           assert.ok(first.value && first.value.byteLength > 0);
           source.push(pattern(200_000, 2));
           source.close();
-          const rest: Uint8Array[] = [];
-          for (let r = await reader.read(); !r.done; r = await reader.read()) {
-            rest.push(r.value);
-          }
+          const rest = await readRest(reader);
           const expected = concat([pattern(1000, 1), pattern(200_000, 2)]);
-          assert.deepEqual(concat([first.value!, ...rest]), expected);
+          assert.deepEqual(concat([first.value!, rest]), expected);
           assert.equal(await entryB.done, expected.byteLength);
           assert.deepEqual(await readAll(entryA.readable()), expected);
           const hit: { outcome?: CacheOutcome } = {};
