@@ -74,11 +74,16 @@ export async function* recordsOf(store: Store): AsyncIterable<StoreRecord> {
   }
 }
 
-/** Closes every store, all of them even if some fail; rethrows the first failure. */
-export async function closeAll(stores: readonly Store[]): Promise<void> {
-  const results = await Promise.allSettled(
-    stores.map((store) => store.close()),
-  );
+/** Waits for every one of `tasks`, even if some fail; rethrows the first failure. */
+export async function settleAll(
+  tasks: readonly Promise<unknown>[],
+): Promise<void> {
+  const results = await Promise.allSettled(tasks);
   const failed = results.find((result) => result.status === "rejected");
   if (failed) throw (failed as PromiseRejectedResult).reason;
+}
+
+/** Closes every store, all of them even if some fail; rethrows the first failure. */
+export function closeAll(stores: readonly Store[]): Promise<void> {
+  return settleAll(stores.map((store) => store.close()));
 }

@@ -11,6 +11,7 @@ import {
   outerProgress,
   outerRecord,
   recordsOf,
+  settleAll,
   splitId,
 } from "./_composite_id.ts";
 import {
@@ -279,15 +280,13 @@ export class LayeredStore implements Store {
     this.#siblings.delete(id);
     this.#copied.delete(id);
     this.#listed.delete(id);
-    const results = await Promise.allSettled([
+    await settleAll([
       this.#layers[at.index]!.release(at.inner),
       ...siblings.map(async ({ index, inner, key }) => {
         const layer = this.#layers[index]!;
         if ((await layer.lookup(key))?.id !== inner) await layer.release(inner);
       }),
     ]);
-    const failed = results.find((result) => result.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
   /**
